@@ -1,0 +1,83 @@
+//! `ice`: run, validate and inspect workflows from the command line.
+
+mod commands;
+mod inputs;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code of a run that succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a run that failed or was cancelled.
+pub const EXIT_RUN_FAILED: u8 = 1;
+/// Exit code of invalid input: the document, the inputs or the arguments.
+pub const EXIT_INVALID: u8 = 2;
+
+/// ice: a workflow engine for LLM and agent applications.
+#[derive(Parser)]
+#[command(name = "ice", version, about)]
+struct Cli {
+    /// The directory file tools are confined to (default: $ICE_WORKSPACE, else the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a workflow.
+    Run(commands::run::RunArgs),
+    /// Validate a workflow and report every problem.
+    Validate(commands::validate::ValidateArgs),
+    /// List and describe the tools.
+    Tools {
+        #[command(subcommand)]
+        command: commands::tools::ToolsCommand,
+    },
+}
+
+fn runtime(workspace: Option<PathBuf>) -> ice_orchestrator::Runtime {
+    let builder = ice_orchestrator::Runtime::builder();
+    match workspace {
+        Some(dir) => builder.workspace(dir),
+        None => builder,
+    }
+    .build()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = runtime(cli.workspace);
+    let code = match cli.command {
+        Command::Run(args) => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(EXIT_RUN_FAILED);
+                }
+            };
+            rt.block_on(commands::run::run(args, runtime))
+        }
+        Command::Validate(args) => commands::validate::validate(args, runtime),
+        Command::Tools { command } => commands::tools::tools(command, runtime),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,94 @@
+//! The dependency graph of one node list: levels (longest distance from a
+//! root) and cycles, on petgraph.
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+/// Levels of the nodes of a list, given each node's dependencies as indexes
+/// into the list. `Err` holds one cycle, as indexes in dependency order.
+pub fn levels(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = deps.len();
+    let mut indegree: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (node, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(node);
+        }
+    }
+    let mut level = vec![0usize; n];
+    let mut queue: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut seen = 0;
+    while let Some(node) = queue.pop() {
+        seen += 1;
+        for &next in &dependents[node] {
+            level[next] = level[next].max(level[node] + 1);
+            indegree[next] -= 1;
+            if indegree[next] == 0 {
+                queue.push(next);
+            }
+        }
+    }
+    if seen == n {
+        Ok(level)
+    } else {
+        Err(find_cycle(deps))
+    }
+}
+
+/// One cycle of the graph (empty when there is none).
+pub fn find_cycle(deps: &[Vec<usize>]) -> Vec<usize> {
+    let mut graph = DiGraph::<(), ()>::with_capacity(deps.len(), deps.len());
+    for _ in 0..deps.len() {
+        graph.add_node(());
+    }
+    for (node, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            graph.add_edge(NodeIndex::new(d), NodeIndex::new(node), ());
+        }
+    }
+    let Some(component) = tarjan_scc(&graph)
+        .into_iter()
+        .find(|c| c.len() > 1 || deps[c[0].index()].contains(&c[0].index()))
+    else {
+        return Vec::new();
+    };
+    // Walk the component from its first node along dependency edges that
+    // stay inside it, until a node repeats: that loop is the cycle.
+    let inside: std::collections::HashSet<usize> = component.iter().map(|i| i.index()).collect();
+    let mut path = vec![component[0].index()];
+    loop {
+        let last = *path.last().expect("non-empty");
+        let next = deps[last]
+            .iter()
+            .copied()
+            .find(|d| inside.contains(d))
+            .expect("a strongly connected component has an inner edge");
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let mut cycle = path.split_off(pos);
+            cycle.reverse();
+            return cycle;
+        }
+        path.push(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_longest_distance_from_a_root() {
+        assert_eq!(
+            levels(&[vec![], vec![0], vec![0, 1], vec![]]),
+            Ok(vec![0, 1, 2, 0])
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_returned() {
+        let cycle = levels(&[vec![1], vec![0], vec![]]).unwrap_err();
+        let mut sorted = cycle.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1]);
+    }
+}

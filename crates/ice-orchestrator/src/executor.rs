@@ -1,0 +1,102 @@
+//! Node executors: one per node type, registered by type name. The builtin
+//! types register themselves the same way as custom ones.
+
+use crate::context::NodeContext;
+use crate::error::NodeError;
+use crate::run::RunShared;
+use crate::runtime::Runtime;
+use async_trait::async_trait;
+use ice_core::NodeConfig;
+use serde_json::Value;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What an executor compiled for one node, once per workflow.
+pub type Prepared = Option<Arc<dyn Any + Send + Sync>>;
+
+/// Everything one attempt of a node can use.
+pub struct NodeCtx<'a> {
+    /// The node's config.
+    pub node: &'a NodeConfig,
+    /// The node's id in results and events (`parent.child` when inline).
+    pub node_id: &'a str,
+    /// The input context, seen from templates.
+    pub jinja: &'a minijinja::Value,
+    /// What the executor prepared for this node.
+    pub prepared: &'a Prepared,
+    /// Tools, executors, settings.
+    pub runtime: &'a Runtime,
+    /// The run: events, budgets, cancellation.
+    pub run: &'a RunShared,
+    /// The attempt, from 1.
+    pub attempt: u32,
+}
+
+impl NodeCtx<'_> {
+    /// The input context.
+    pub fn context(&self) -> &NodeContext {
+        self.jinja
+            .downcast_object_ref::<NodeContext>()
+            .expect("the node context is a NodeContext")
+    }
+
+    /// What the executor prepared, as `T`.
+    pub fn prepared<T: 'static>(&self) -> Option<&T> {
+        self.prepared.as_ref()?.downcast_ref::<T>()
+    }
+}
+
+/// Runs the nodes of one type.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use ice_orchestrator::{NodeCtx, NodeError, NodeExecutor};
+/// use serde_json::{json, Value};
+///
+/// /// `type: greet` nodes answer with a greeting for the `name` in their context.
+/// struct Greet;
+///
+/// #[async_trait]
+/// impl NodeExecutor for Greet {
+///     async fn execute(&self, ctx: &NodeCtx<'_>) -> Result<Value, NodeError> {
+///         let name = ctx.context().get("name").map(|v| v.value().clone()).unwrap_or(json!("world"));
+///         Ok(json!({"text": format!("Hello, {}!", name.as_str().unwrap_or("?"))}))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait NodeExecutor: Send + Sync + 'static {
+    /// Compiles what a node needs, once per workflow (templates, say). An
+    /// error here makes the workflow invalid (`E_NODE_CONFIG`).
+    fn prepare(&self, node: &NodeConfig, runtime: &Runtime) -> Result<Prepared, String> {
+        let _ = (node, runtime);
+        Ok(None)
+    }
+
+    /// Runs one attempt.
+    async fn execute(&self, ctx: &NodeCtx<'_>) -> Result<Value, NodeError>;
+}
+
+/// Executors by node type name.
+#[derive(Clone, Default)]
+pub struct ExecutorRegistry {
+    executors: HashMap<String, Arc<dyn NodeExecutor>>,
+}
+
+impl ExecutorRegistry {
+    /// Adds or replaces the executor of a type.
+    pub fn register(&mut self, type_name: impl Into<String>, executor: Arc<dyn NodeExecutor>) {
+        self.executors.insert(type_name.into(), executor);
+    }
+
+    /// The executor of a type.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn NodeExecutor>> {
+        self.executors.get(type_name)
+    }
+
+    /// True when the type has an executor.
+    pub fn contains(&self, type_name: &str) -> bool {
+        self.executors.contains_key(type_name)
+    }
+}

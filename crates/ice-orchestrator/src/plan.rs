@@ -1,0 +1,237 @@
+//! The plan: a validated blueprint compiled for running. Ids become
+//! indexes, dependencies become counters' inputs, templates are compiled and
+//! every node has its executor. Built once per workflow, shared by its runs.
+
+use crate::executor::{NodeExecutor, Prepared};
+use crate::runtime::Runtime;
+use ice_core::diagnostic::{Code, Findings};
+use ice_core::node::{InputMapping, NodeConfig, RetryPolicy};
+use ice_core::template::{expression_variables, template_variables, ValueTemplate};
+use ice_core::validate::{templated_fields, FieldKind};
+use ice_core::{graph, Blueprint, RunSettings};
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where an input mapping takes its value.
+#[derive(Debug, Clone)]
+pub enum MappingSource {
+    /// A path into a dependency's output: (dependency index, dotted path).
+    Node(usize, String),
+    /// A literal.
+    Literal(Arc<Value>),
+}
+
+/// One node, ready to run.
+pub struct PlanNode {
+    /// The config as written.
+    pub config: NodeConfig,
+    /// The id in results and events (`parent.child` when inline).
+    pub id: Arc<str>,
+    /// The id within its list (the context key dependents use).
+    pub local_id: Arc<str>,
+    /// Indexes of its dependencies in the list.
+    pub deps: Vec<usize>,
+    /// Indexes of the nodes that depend on it.
+    pub dependents: Vec<usize>,
+    /// Longest distance from a root.
+    pub level: usize,
+    /// Runs it.
+    pub executor: Arc<dyn NodeExecutor>,
+    /// What the executor compiled for it.
+    pub prepared: Prepared,
+    /// Retries in force.
+    pub retry: RetryPolicy,
+    /// Per-attempt timeout set by the node (else the run's default).
+    pub timeout: Option<Duration>,
+    /// Input mappings, resolved.
+    pub mappings: Vec<(String, MappingSource)>,
+    /// `input_selection`.
+    pub selection: Option<Arc<[String]>>,
+    /// Variables the node's templates read that only run inputs can give.
+    pub input_needs: Vec<String>,
+}
+
+/// A node list (the top level, or an inline list) in document order.
+pub struct NodeList {
+    /// The nodes.
+    pub nodes: Vec<PlanNode>,
+    /// Number of levels.
+    pub level_count: usize,
+}
+
+/// A compiled workflow.
+pub struct Plan {
+    /// The workflow's name.
+    pub name: String,
+    /// The top-level nodes.
+    pub list: NodeList,
+    /// Settings given by the document.
+    pub settings: RunSettings,
+    /// The `outputs` projection.
+    pub outputs: Vec<(String, ValueTemplate)>,
+    /// Declared run inputs.
+    pub declared_inputs: IndexMap<String, Value>,
+}
+
+impl Plan {
+    /// Compiles a validated blueprint. Problems that only show when
+    /// compiling (an executor refusing a node) are reported in `f`.
+    pub fn build(bp: &Blueprint, runtime: &Runtime, f: &mut Findings) -> Option<Plan> {
+        let list = build_list(&bp.nodes, "", &HashSet::new(), runtime, f)?;
+        let mut outputs = Vec::new();
+        for (name, value) in &bp.header.outputs {
+            match ValueTemplate::compile(value) {
+                Ok(t) => outputs.push((name.clone(), t)),
+                Err(e) => f.error(
+                    Code::TemplateSyntax,
+                    None,
+                    format!("$.outputs.{name}"),
+                    e.message,
+                ),
+            }
+        }
+        Some(Plan {
+            name: bp.name(),
+            list,
+            settings: bp.settings.clone(),
+            outputs,
+            declared_inputs: bp.header.inputs.clone(),
+        })
+    }
+}
+
+/// Compiles one node list. `scope` holds names the enclosing nodes provide.
+pub fn build_list(
+    nodes: &[NodeConfig],
+    prefix: &str,
+    scope: &HashSet<String>,
+    runtime: &Runtime,
+    f: &mut Findings,
+) -> Option<NodeList> {
+    let index: std::collections::HashMap<&str, usize> =
+        nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let deps: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            n.common
+                .dependencies
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let levels = match graph::levels(&deps) {
+        Ok(levels) => levels,
+        Err(_) => {
+            f.error(Code::Cycle, None, "$.nodes", "the node list has a cycle");
+            return None;
+        }
+    };
+    let mut dependents = vec![Vec::new(); nodes.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut plan_nodes = Vec::with_capacity(nodes.len());
+    for (i, (node, deps)) in nodes.iter().zip(deps).enumerate() {
+        let Some(executor) = runtime.executors().get(node.type_name()).cloned() else {
+            f.error(
+                Code::UnknownNodeType,
+                Some(node.id()),
+                format!("$.nodes[{i}].type"),
+                format!("no executor for node type `{}`", node.type_name()),
+            );
+            continue;
+        };
+        let prepared = match executor.prepare(node, runtime) {
+            Ok(p) => p,
+            Err(message) => {
+                f.error(
+                    Code::NodeConfig,
+                    Some(node.id()),
+                    format!("$.nodes[{i}]"),
+                    message,
+                );
+                continue;
+            }
+        };
+        let mappings = node
+            .common
+            .input_mappings
+            .iter()
+            .filter_map(|(key, m)| {
+                Some((
+                    key.clone(),
+                    match m {
+                        InputMapping::FromNode {
+                            source_node_id,
+                            source_output_key,
+                        } => MappingSource::Node(
+                            *index.get(source_node_id.as_str())?,
+                            source_output_key.clone(),
+                        ),
+                        InputMapping::Literal(v) => MappingSource::Literal(Arc::new(v.clone())),
+                    },
+                ))
+            })
+            .collect();
+        let id: Arc<str> = if prefix.is_empty() {
+            node.id().into()
+        } else {
+            format!("{prefix}.{}", node.id()).into()
+        };
+        plan_nodes.push(PlanNode {
+            config: node.clone(),
+            local_id: node.id().into(),
+            id,
+            deps,
+            dependents: std::mem::take(&mut dependents[i]),
+            level: levels[i],
+            executor,
+            prepared,
+            retry: node.common.effective_retry(),
+            timeout: node.common.timeout_seconds.map(Duration::from_secs_f64),
+            mappings,
+            selection: node.common.input_selection.clone().map(Into::into),
+            input_needs: input_needs(node, scope),
+        });
+    }
+    if plan_nodes.len() != nodes.len() {
+        return None;
+    }
+    Some(NodeList {
+        level_count: levels.iter().max().map_or(0, |l| l + 1),
+        nodes: plan_nodes,
+    })
+}
+
+/// The variables a node's templates read that neither its dependencies, its
+/// mappings nor the enclosing scope provide: they must be run inputs.
+fn input_needs(node: &NodeConfig, scope: &HashSet<String>) -> Vec<String> {
+    let mut needs: Vec<String> = Vec::new();
+    for field in templated_fields(node) {
+        if !field.checks_context {
+            continue;
+        }
+        let vars = match field.kind {
+            FieldKind::Template => template_variables(field.text),
+            FieldKind::Expression => expression_variables(field.text),
+            FieldKind::Path => vec![field.text.split('.').next().unwrap_or_default().to_owned()],
+        };
+        for var in vars {
+            let provided = var == "inputs"
+                || scope.contains(&var)
+                || field.own_names.contains(&var.as_str())
+                || node.common.dependencies.contains(&var)
+                || node.common.input_mappings.contains_key(&var);
+            if !provided && !needs.contains(&var) {
+                needs.push(var);
+            }
+        }
+    }
+    needs
+}

@@ -1,0 +1,151 @@
+//! One run: its settings, budgets, cancellation and events, and the handle
+//! that the caller holds.
+
+use crate::error::{ErrorKind, NodeError};
+use crate::events::{EventSink, EventStream};
+use ice_core::result::RunResult;
+use ice_core::{ExecutionMode, FailurePolicy, OnBudgetExceeded, RunSettings};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Per-run options; each overrides the document's setting of that name.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run settings laid over the document's.
+    pub settings: RunSettings,
+    /// A run id to use instead of a generated one.
+    pub run_id: Option<String>,
+}
+
+/// The settings of a run with every default applied.
+#[derive(Debug, Clone)]
+pub struct ResolvedSettings {
+    /// Nodes running at once; `usize::MAX` when unbounded.
+    pub max_parallel: usize,
+    /// The failure policy.
+    pub failure_policy: FailurePolicy,
+    /// Dataflow or levels.
+    pub execution_mode: ExecutionMode,
+    /// Timeout of attempts of nodes that set none.
+    pub default_timeout: Duration,
+    /// Abort or pause on a budget.
+    pub on_budget_exceeded: OnBudgetExceeded,
+}
+
+impl ResolvedSettings {
+    /// Applies the defaults.
+    pub fn resolve(s: &RunSettings) -> Self {
+        let max_parallel = s.max_parallel.unwrap_or(RunSettings::DEFAULT_MAX_PARALLEL);
+        ResolvedSettings {
+            max_parallel: if max_parallel == 0 {
+                usize::MAX
+            } else {
+                max_parallel
+            },
+            failure_policy: s.failure_policy.unwrap_or_default(),
+            execution_mode: s.execution_mode.unwrap_or_default(),
+            default_timeout: Duration::from_secs_f64(
+                s.default_node_timeout_seconds
+                    .unwrap_or(RunSettings::DEFAULT_NODE_TIMEOUT_SECONDS)
+                    .max(0.001),
+            ),
+            on_budget_exceeded: s.on_budget_exceeded.unwrap_or_default(),
+        }
+    }
+}
+
+/// Budgets of a run and what has been spent.
+#[derive(Debug, Default)]
+pub struct Budget {
+    max_tool_executions: Option<u64>,
+    tool_executions: AtomicU64,
+}
+
+impl Budget {
+    /// Budgets from the run settings.
+    pub fn new(settings: &RunSettings) -> Self {
+        Budget {
+            max_tool_executions: settings.max_tool_executions,
+            tool_executions: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one tool execution; fails when that crosses
+    /// `max_tool_executions`.
+    pub fn charge_tool(&self) -> Result<(), NodeError> {
+        let used = self.tool_executions.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.max_tool_executions {
+            Some(max) if used > max => Err(NodeError::new(
+                ErrorKind::Budget,
+                format!("budget exceeded: max_tool_executions is {max}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tool executions so far.
+    pub fn tool_executions(&self) -> u64 {
+        self.tool_executions.load(Ordering::Relaxed)
+    }
+}
+
+/// What every node of a run shares.
+#[derive(Debug)]
+pub struct RunShared {
+    /// The run id.
+    pub run_id: String,
+    /// The run's events.
+    pub events: EventSink,
+    /// Budgets and spending.
+    pub budget: Budget,
+    /// Cancelled when the run is cancelled.
+    pub cancel: CancellationToken,
+    /// Settings with defaults applied.
+    pub settings: ResolvedSettings,
+}
+
+/// A new run id: `r_` and 12 hex digits.
+pub fn new_run_id() -> String {
+    format!("r_{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+}
+
+/// A run in progress: its events, a way to cancel it, and its result.
+pub struct RunHandle {
+    pub(crate) run_id: String,
+    pub(crate) events: Option<EventStream>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) task: JoinHandle<RunResult>,
+}
+
+impl RunHandle {
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The run's events, from the first (`seq` 1). Only the first call gets
+    /// the stream.
+    pub fn events(&mut self) -> Option<EventStream> {
+        self.events.take()
+    }
+
+    /// Cancels the run: running nodes stop, the rest end `cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that cancels the run when cancelled.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Waits for the result.
+    pub async fn result(self) -> RunResult {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}

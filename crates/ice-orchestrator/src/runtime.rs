@@ -1,0 +1,124 @@
+//! The runtime: the tools, executors and settings that workflows run with
+//! (iceOS's runtime wiring).
+
+use crate::executor::{ExecutorRegistry, NodeExecutor};
+use crate::tool::{Tool, ToolRegistry};
+use ice_core::validate::Catalog;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct RuntimeInner {
+    tools: ToolRegistry,
+    executors: ExecutorRegistry,
+    workspace: PathBuf,
+}
+
+/// Shared, cheap to clone. `Runtime::default()` has every builtin tool and
+/// node type; [`Runtime::builder`] adds your own.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::builder().build()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("tools", &self.inner.tools.names().collect::<Vec<_>>())
+            .field("workspace", &self.inner.workspace)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A builder with the builtins registered.
+    ///
+    /// ```
+    /// use ice_orchestrator::Runtime;
+    /// let runtime = Runtime::builder().workspace("/tmp").build();
+    /// assert!(runtime.tools().get("echo").is_some());
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        let mut tools = ToolRegistry::default();
+        crate::tools::register_builtins(&mut tools);
+        let mut executors = ExecutorRegistry::default();
+        crate::executors::register_builtins(&mut executors);
+        let workspace = std::env::var_os("ICE_WORKSPACE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        RuntimeBuilder {
+            tools,
+            executors,
+            workspace,
+        }
+    }
+
+    /// The registered tools.
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.inner.tools
+    }
+
+    /// The registered executors.
+    pub fn executors(&self) -> &ExecutorRegistry {
+        &self.inner.executors
+    }
+
+    /// The directory file tools are confined to.
+    pub fn workspace(&self) -> &std::path::Path {
+        &self.inner.workspace
+    }
+}
+
+impl Catalog for Runtime {
+    fn has_tool(&self, name: &str) -> bool {
+        self.inner.tools.get(name).is_some()
+    }
+
+    fn has_node_type(&self, type_name: &str) -> bool {
+        self.inner.executors.contains(type_name)
+    }
+}
+
+/// Builds a [`Runtime`].
+pub struct RuntimeBuilder {
+    tools: ToolRegistry,
+    executors: ExecutorRegistry,
+    workspace: PathBuf,
+}
+
+impl RuntimeBuilder {
+    /// Adds a tool (replacing a builtin of the same name).
+    pub fn tool(mut self, tool: impl Tool) -> Self {
+        self.tools.register(Arc::new(tool));
+        self
+    }
+
+    /// Adds an executor for a node type (custom, or replacing a builtin).
+    pub fn executor(mut self, type_name: impl Into<String>, executor: impl NodeExecutor) -> Self {
+        self.executors.register(type_name, Arc::new(executor));
+        self
+    }
+
+    /// Sets the workspace directory of the file tools.
+    pub fn workspace(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.workspace = dir.into();
+        self
+    }
+
+    /// The runtime.
+    pub fn build(self) -> Runtime {
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                tools: self.tools,
+                executors: self.executors,
+                workspace: self.workspace,
+            }),
+        }
+    }
+}
