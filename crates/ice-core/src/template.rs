@@ -323,10 +323,16 @@ pub fn check_template(s: &str) -> Result<(), TemplateError> {
 fn unguarded(names: std::collections::HashSet<String>, source: &str) -> Vec<String> {
     let mut names: Vec<String> = names
         .into_iter()
-        .filter(|n| !is_guarded(n, source))
+        .filter(|n| !is_global(n) && !is_guarded(n, source))
         .collect();
     names.sort();
     names
+}
+
+/// True for the engine's global functions (`range`, `dict`, `namespace`…),
+/// which are not context variables.
+fn is_global(name: &str) -> bool {
+    EXPRESSION_ENV.globals().any(|(global, _)| global == name)
 }
 
 /// The text with single-brace placeholders removed, so that guard detection
@@ -699,6 +705,10 @@ mod tests {
         assert_eq!(template_variables("{{ x or 1 }} {{ y }}"), vec!["y"]);
         assert!(template_variables("{% if z is defined %}{{ z }}{% endif %}").is_empty());
         assert!(template_variables("{name}").is_empty());
+        assert_eq!(
+            template_variables("{% for i in range(n) %}{{ i }}{% endfor %}"),
+            vec!["n"]
+        );
     }
 
     #[test]
