@@ -5,6 +5,7 @@ mod inputs;
 mod progress;
 
 use clap::{Parser, Subcommand};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

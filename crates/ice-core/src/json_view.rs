@@ -20,6 +20,23 @@ impl JsonView {
     }
 }
 
+/// The minijinja value of `value`, a part of `root` at the pointer that
+/// `pointer` makes: scalars are converted, objects and lists are viewed in
+/// place (the pointer is only built for them).
+pub fn json_to_jinja_lazy(
+    root: &Arc<Value>,
+    value: &Value,
+    pointer: impl FnOnce() -> String,
+) -> Jinja {
+    match value {
+        Value::Array(_) | Value::Object(_) => Jinja::from_object(JsonView {
+            root: root.clone(),
+            pointer: pointer(),
+        }),
+        scalar => json_to_jinja(root, scalar, String::new()),
+    }
+}
+
 /// The minijinja value of `value`, a part of `root` at `pointer`: scalars are
 /// converted, objects and lists are viewed in place.
 pub fn json_to_jinja(root: &Arc<Value>, value: &Value, pointer: String) -> Jinja {
@@ -64,11 +81,9 @@ impl Object for JsonView {
             Value::Object(map) => {
                 let k = key.as_str()?;
                 let child = map.get(k)?;
-                Some(json_to_jinja(
-                    &self.root,
-                    child,
-                    format!("{}/{}", self.pointer, escape_key(k)),
-                ))
+                Some(json_to_jinja_lazy(&self.root, child, || {
+                    format!("{}/{}", self.pointer, escape_key(k))
+                }))
             }
             Value::Array(list) => {
                 let idx = i64::try_from(key.clone()).ok()?;
@@ -78,11 +93,9 @@ impl Object for JsonView {
                     idx
                 };
                 let child = list.get(usize::try_from(idx).ok()?)?;
-                Some(json_to_jinja(
-                    &self.root,
-                    child,
-                    format!("{}/{idx}", self.pointer),
-                ))
+                Some(json_to_jinja_lazy(&self.root, child, || {
+                    format!("{}/{idx}", self.pointer)
+                }))
             }
             _ => None,
         }

@@ -6,7 +6,7 @@ use crate::blueprint::{Blueprint, BlueprintHeader, RunSettings, SCHEMA_VERSIONS}
 use crate::diagnostic::{Code, Findings};
 use crate::fields::{field_names, suggest};
 use crate::node::*;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The largest document accepted, in bytes (`ICE_MAX_DOCUMENT_BYTES` overrides).
@@ -124,8 +124,9 @@ fn top_level_keys() -> Vec<&'static str> {
 /// node configs). Returns `None` when anything is wrong; `f` then says what.
 pub fn parse_blueprint(doc: &Value, f: &mut Findings) -> Option<Blueprint> {
     let errors_before = f.errors.len();
+    let empty = Map::new();
     let (top, nodes) = match doc {
-        Value::Array(nodes) => (Map::new(), nodes.as_slice()),
+        Value::Array(nodes) => (&empty, nodes.as_slice()),
         Value::Object(map) => {
             let nodes = match map.get("nodes") {
                 Some(Value::Array(nodes)) => nodes.as_slice(),
@@ -151,7 +152,7 @@ pub fn parse_blueprint(doc: &Value, f: &mut Findings) -> Option<Blueprint> {
                     &[]
                 }
             };
-            (map.clone(), nodes)
+            (map, nodes)
         }
         other => {
             f.error(
@@ -169,7 +170,7 @@ pub fn parse_blueprint(doc: &Value, f: &mut Findings) -> Option<Blueprint> {
     let known = top_level_keys();
     let mut header_map = Map::new();
     let mut settings_map = Map::new();
-    for (key, value) in &top {
+    for (key, value) in top {
         if field_names::<BlueprintHeader>().contains(&key.as_str()) {
             header_map.insert(key.clone(), value.clone());
         } else if field_names::<RunSettings>().contains(&key.as_str()) {
@@ -186,8 +187,8 @@ pub fn parse_blueprint(doc: &Value, f: &mut Findings) -> Option<Blueprint> {
             );
         }
     }
-    let header: Option<BlueprintHeader> = typed(header_map, "$", None, f);
-    let settings: Option<RunSettings> = typed(settings_map, "$", None, f);
+    let header: Option<BlueprintHeader> = typed(&Value::Object(header_map), "$", None, f);
+    let settings: Option<RunSettings> = typed(&Value::Object(settings_map), "$", None, f);
     if let Some(version) = header.as_ref().and_then(|h| h.schema_version.as_deref()) {
         if !SCHEMA_VERSIONS.contains(&version) {
             f.error(
@@ -219,13 +220,13 @@ pub fn parse_blueprint(doc: &Value, f: &mut Findings) -> Option<Blueprint> {
 
 /// Deserialises `map` into `T`, recording an `E_INVALID_FIELD` with the
 /// JSON path of the offending field on failure.
-fn typed<T: DeserializeOwned>(
-    map: Map<String, Value>,
+fn typed<'de, T: Deserialize<'de>>(
+    value: &'de Value,
     path: &str,
     node: Option<&str>,
     f: &mut Findings,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(Value::Object(map)) {
+    match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(err) => {
             let field = err.path().to_string();
@@ -259,6 +260,12 @@ pub fn kind_of(v: &Value) -> &'static str {
 
 /// The fields of a builtin node type, besides the common ones.
 pub fn kind_fields(t: NodeType) -> &'static [&'static str] {
+    static FIELDS: std::sync::LazyLock<Vec<&'static [&'static str]>> =
+        std::sync::LazyLock::new(|| NodeType::ALL.into_iter().map(read_kind_fields).collect());
+    FIELDS[NodeType::ALL.iter().position(|x| *x == t).unwrap_or(0)]
+}
+
+fn read_kind_fields(t: NodeType) -> &'static [&'static str] {
     match t {
         NodeType::Tool => field_names::<ToolNode>(),
         NodeType::Llm => field_names::<LlmNode>(),
@@ -277,7 +284,9 @@ pub fn kind_fields(t: NodeType) -> &'static [&'static str] {
 
 /// The fields every node has.
 pub fn common_fields() -> &'static [&'static str] {
-    field_names::<NodeCommon>()
+    static FIELDS: std::sync::LazyLock<&'static [&'static str]> =
+        std::sync::LazyLock::new(field_names::<NodeCommon>);
+    *FIELDS
 }
 
 impl NodeConfig {
@@ -353,15 +362,14 @@ pub fn parse_node(value: &Value, path: &str, f: &mut Findings) -> Option<NodeCon
     let builtin = NodeType::from_name(type_name);
     let common_known = common_fields();
     let kind_known: &[&str] = builtin.map(kind_fields).unwrap_or(&[]);
-    let mut common_map = Map::new();
-    let mut kind_map = Map::new();
+    // Common and type fields are read from the same object: each struct
+    // ignores the other's keys; keys neither knows are reported here.
     let mut ok = true;
-    for (key, v) in map {
-        if common_known.contains(&key.as_str()) {
-            common_map.insert(key.clone(), v.clone());
-        } else if builtin.is_none() || kind_known.contains(&key.as_str()) {
-            kind_map.insert(key.clone(), v.clone());
-        } else {
+    for key in map.keys() {
+        let known = common_known.contains(&key.as_str())
+            || builtin.is_none()
+            || kind_known.contains(&key.as_str());
+        if !known {
             ok = false;
             let hint = suggest(key, common_known.iter().chain(kind_known).copied())
                 .map(|s| format!("; did you mean `{s}`?"))
@@ -374,14 +382,19 @@ pub fn parse_node(value: &Value, path: &str, f: &mut Findings) -> Option<NodeCon
             );
         }
     }
-    let common: Option<NodeCommon> = typed(common_map, path, Some(id), f);
+    let common: Option<NodeCommon> = typed(value, path, Some(id), f);
     let kind = match builtin {
-        None => Some(NodeKind::Custom(kind_map)),
+        None => Some(NodeKind::Custom(
+            map.iter()
+                .filter(|(k, _)| !common_known.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )),
         Some(t) => {
-            if !check_inline_lists(&kind_map, path, f) {
+            if !check_inline_lists(map, path, f) {
                 return None;
             }
-            parse_kind(t, kind_map, path, id, f)
+            parse_kind(t, value, path, id, f)
         }
     };
     if !ok {
@@ -420,7 +433,7 @@ fn check_inline_lists(kind_map: &Map<String, Value>, path: &str, f: &mut Finding
 
 fn parse_kind(
     t: NodeType,
-    kind_map: Map<String, Value>,
+    kind_map: &Value,
     path: &str,
     id: &str,
     f: &mut Findings,

@@ -277,47 +277,99 @@ impl Templated {
     }
 }
 
-/// The root variables of a template or expression string that nothing
-/// guards; empty for literals and for text that does not compile.
-pub fn template_variables(s: &str) -> Vec<String> {
+/// What validation and planning need to know of a template or expression:
+/// whether it compiles, and the root variables it reads unguarded.
+#[derive(Debug)]
+struct Analysis {
+    error: Option<TemplateError>,
+    variables: Vec<String>,
+}
+
+/// Analyses `source` once per distinct text and kind (the cache is shared by
+/// validation and planning, which ask about the same strings).
+fn analysis(source: &str, expression: bool) -> Arc<Analysis> {
+    type Cache = LazyLock<Mutex<HashMap<String, Arc<Analysis>>>>;
+    static EXPRESSIONS: Cache = LazyLock::new(Default::default);
+    static TEMPLATES: Cache = LazyLock::new(Default::default);
+    let cache = if expression { &EXPRESSIONS } else { &TEMPLATES };
+    if let Some(hit) = cache.lock().expect("analysis cache").get(source) {
+        return hit.clone();
+    }
+    let result = Arc::new(if expression {
+        analyze_expression(source)
+    } else {
+        analyze_template(source)
+    });
+    let mut cache = cache.lock().expect("analysis cache");
+    if cache.len() < TEMPLATE_CACHE_LIMIT {
+        cache.insert(source.to_owned(), result.clone());
+    }
+    result
+}
+
+fn analyze_expression(source: &str) -> Analysis {
+    match EXPRESSION_ENV.compile_expression(source) {
+        Ok(expr) => Analysis {
+            error: None,
+            variables: unguarded(expr.undeclared_variables(false), source),
+        },
+        Err(e) => Analysis {
+            error: Some(TemplateError::from_jinja(source, &e)),
+            variables: Vec::new(),
+        },
+    }
+}
+
+fn analyze_template(s: &str) -> Analysis {
     match Templated::parse(s) {
-        Templated::Literal
-        | Templated::Expression {
-            fallback: Some(_), ..
-        } => Vec::new(),
-        Templated::Expression { source, .. } => expression_variables(&source),
+        Templated::Literal => Analysis {
+            error: None,
+            variables: Vec::new(),
+        },
+        Templated::Expression { source, fallback } => {
+            let mut a = analyze_expression(&source);
+            if fallback.is_some() {
+                // `{name}` placeholders are never reported: a missing one stays text.
+                a.variables.clear();
+            }
+            a
+        }
         Templated::Text => {
             let jinja = braces_to_jinja(s);
             let env = TEMPLATE_ENV.read().expect("template env");
             match env.template_from_str(&jinja) {
-                Ok(t) => unguarded(t.undeclared_variables(false), &strip_braces(s)),
-                Err(_) => Vec::new(),
+                Ok(t) => Analysis {
+                    error: None,
+                    variables: unguarded(t.undeclared_variables(false), &strip_braces(s)),
+                },
+                Err(e) => Analysis {
+                    error: Some(TemplateError::from_jinja(s, &e)),
+                    variables: Vec::new(),
+                },
             }
         }
     }
 }
 
+/// The root variables of a template string that nothing guards; empty for
+/// literals and for text that does not compile.
+pub fn template_variables(s: &str) -> Vec<String> {
+    analysis(s, false).variables.clone()
+}
+
 /// The root variables of an expression (SPEC 4.2) that nothing guards.
 pub fn expression_variables(source: &str) -> Vec<String> {
-    match EXPRESSION_ENV.compile_expression(source) {
-        Ok(expr) => unguarded(expr.undeclared_variables(false), source),
-        Err(_) => Vec::new(),
-    }
+    analysis(source, true).variables.clone()
 }
 
 /// Checks a template's syntax.
 pub fn check_template(s: &str) -> Result<(), TemplateError> {
-    match Templated::parse(s) {
-        Templated::Literal => Ok(()),
-        Templated::Expression { source, .. } => CompiledExpression::compile(&source).map(|_| ()),
-        Templated::Text => {
-            let jinja = braces_to_jinja(s);
-            let env = TEMPLATE_ENV.read().expect("template env");
-            env.template_from_str(&jinja)
-                .map(|_| ())
-                .map_err(|e| TemplateError::from_jinja(s, &e))
-        }
-    }
+    analysis(s, false).error.clone().map_or(Ok(()), Err)
+}
+
+/// Checks an expression's syntax.
+pub fn check_expression(s: &str) -> Result<(), TemplateError> {
+    analysis(s, true).error.clone().map_or(Ok(()), Err)
 }
 
 fn unguarded(names: std::collections::HashSet<String>, source: &str) -> Vec<String> {

@@ -10,9 +10,7 @@ use crate::diagnostic::{Code, Findings, ValidationReport};
 use crate::graph;
 use crate::node::*;
 use crate::parse::{parse_blueprint, parse_text, Format};
-use crate::template::{
-    check_template, expression_variables, template_variables, CompiledExpression,
-};
+use crate::template::{check_expression, check_template, expression_variables, template_variables};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -379,22 +377,12 @@ fn check_node(
     }
     for field in templated_fields(node) {
         let at = format!("{path}{}", field.path);
-        let vars = match field.kind {
-            FieldKind::Template => match check_template(field.text) {
-                Err(e) => {
-                    f.error(Code::TemplateSyntax, Some(id), at, e.message);
-                    continue;
-                }
-                Ok(()) => template_variables(field.text),
-            },
-            FieldKind::Expression => match CompiledExpression::compile(field.text) {
-                Err(e) => {
-                    f.error(Code::ExpressionSyntax, Some(id), at, e.message);
-                    continue;
-                }
-                Ok(_) => expression_variables(field.text),
-            },
-            FieldKind::Path => vec![field.text.split('.').next().unwrap_or_default().to_owned()],
+        let vars = match field.analyse() {
+            Ok(vars) => vars,
+            Err((code, e)) => {
+                f.error(code, Some(id), at, e.message);
+                continue;
+            }
         };
         if !field.checks_context {
             continue;
@@ -589,6 +577,27 @@ pub struct TemplatedField<'a> {
     pub checks_context: bool,
     /// Names the field itself provides (`result`, loop variables…).
     pub own_names: Vec<&'a str>,
+}
+
+impl TemplatedField<'_> {
+    /// The root variables the field reads unguarded, or its syntax error
+    /// with the code to report it under.
+    pub fn analyse(&self) -> Result<Vec<String>, (Code, crate::template::TemplateError)> {
+        match self.kind {
+            FieldKind::Template => check_template(self.text)
+                .map(|()| template_variables(self.text))
+                .map_err(|e| (Code::TemplateSyntax, e)),
+            FieldKind::Expression => check_expression(self.text)
+                .map(|()| expression_variables(self.text))
+                .map_err(|e| (Code::ExpressionSyntax, e)),
+            FieldKind::Path => Ok(vec![self
+                .text
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned()]),
+        }
+    }
 }
 
 /// Every templated string of a node (not of its inline lists): the one

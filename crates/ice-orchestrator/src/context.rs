@@ -2,7 +2,7 @@
 //! input mappings, lowest priority first. Outputs are shared `Arc`s, never
 //! copied; templates see the context through minijinja without conversion.
 
-use ice_core::json_view::json_to_jinja;
+use ice_core::json_view::{json_to_jinja, json_to_jinja_lazy};
 use minijinja::value::{Enumerator, Object, Value as Jinja};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -133,10 +133,9 @@ impl ContextValue<'_> {
     fn to_jinja(self) -> Jinja {
         match self {
             ContextValue::Shared(v) => json_to_jinja(v, v, String::new()),
-            ContextValue::Within(root, v, key) => {
-                let escaped = key.replace('~', "~0").replace('/', "~1");
-                json_to_jinja(root, v, format!("/{escaped}"))
-            }
+            ContextValue::Within(root, v, key) => json_to_jinja_lazy(root, v, || {
+                format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+            }),
         }
     }
 }

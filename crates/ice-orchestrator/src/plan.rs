@@ -6,12 +6,12 @@ use crate::executor::{NodeExecutor, Prepared};
 use crate::runtime::Runtime;
 use ice_core::diagnostic::{Code, Findings};
 use ice_core::node::{InputMapping, NodeConfig, RetryPolicy};
-use ice_core::template::{expression_variables, template_variables, ValueTemplate};
-use ice_core::validate::{templated_fields, FieldKind};
+use ice_core::template::ValueTemplate;
+use ice_core::validate::templated_fields;
 use ice_core::{graph, Blueprint, RunSettings};
 use indexmap::IndexMap;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,8 +79,9 @@ pub struct Plan {
 impl Plan {
     /// Compiles a validated blueprint. Problems that only show when
     /// compiling (an executor refusing a node) are reported in `f`.
-    pub fn build(bp: &Blueprint, runtime: &Runtime, f: &mut Findings) -> Option<Plan> {
-        let list = build_list(&bp.nodes, "", &HashSet::new(), runtime, f)?;
+    pub fn build(bp: Blueprint, runtime: &Runtime, f: &mut Findings) -> Option<Plan> {
+        let name = bp.name();
+        let list = build_list(bp.nodes, "", &HashSet::new(), runtime, f)?;
         let mut outputs = Vec::new();
         for (name, value) in &bp.header.outputs {
             match ValueTemplate::compile(value) {
@@ -94,25 +95,24 @@ impl Plan {
             }
         }
         Some(Plan {
-            name: bp.name(),
+            name,
             list,
-            settings: bp.settings.clone(),
+            settings: bp.settings,
             outputs,
-            declared_inputs: bp.header.inputs.clone(),
+            declared_inputs: bp.header.inputs,
         })
     }
 }
 
 /// Compiles one node list. `scope` holds names the enclosing nodes provide.
 pub fn build_list(
-    nodes: &[NodeConfig],
+    nodes: Vec<NodeConfig>,
     prefix: &str,
     scope: &HashSet<String>,
     runtime: &Runtime,
     f: &mut Findings,
 ) -> Option<NodeList> {
-    let index: std::collections::HashMap<&str, usize> =
-        nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
     let deps: Vec<Vec<usize>> = nodes
         .iter()
         .map(|n| {
@@ -136,8 +136,13 @@ pub fn build_list(
             dependents[d].push(i);
         }
     }
-    let mut plan_nodes = Vec::with_capacity(nodes.len());
-    for (i, (node, deps)) in nodes.iter().zip(deps).enumerate() {
+    let mappings: Vec<Vec<(String, MappingSource)>> = nodes
+        .iter()
+        .map(|node| resolve_mappings(node, &index))
+        .collect();
+    let count = nodes.len();
+    let mut plan_nodes = Vec::with_capacity(count);
+    for (i, ((node, deps), mappings)) in nodes.into_iter().zip(deps).zip(mappings).enumerate() {
         let Some(executor) = runtime.executors().get(node.type_name()).cloned() else {
             f.error(
                 Code::UnknownNodeType,
@@ -147,7 +152,7 @@ pub fn build_list(
             );
             continue;
         };
-        let prepared = match executor.prepare(node, runtime) {
+        let prepared = match executor.prepare(&node, runtime) {
             Ok(p) => p,
             Err(message) => {
                 f.error(
@@ -159,33 +164,13 @@ pub fn build_list(
                 continue;
             }
         };
-        let mappings = node
-            .common
-            .input_mappings
-            .iter()
-            .filter_map(|(key, m)| {
-                Some((
-                    key.clone(),
-                    match m {
-                        InputMapping::FromNode {
-                            source_node_id,
-                            source_output_key,
-                        } => MappingSource::Node(
-                            *index.get(source_node_id.as_str())?,
-                            source_output_key.clone(),
-                        ),
-                        InputMapping::Literal(v) => MappingSource::Literal(Arc::new(v.clone())),
-                    },
-                ))
-            })
-            .collect();
         let id: Arc<str> = if prefix.is_empty() {
             node.id().into()
         } else {
             format!("{prefix}.{}", node.id()).into()
         };
+        let input_needs = input_needs(&node, scope);
         plan_nodes.push(PlanNode {
-            config: node.clone(),
             local_id: node.id().into(),
             id,
             deps,
@@ -197,16 +182,41 @@ pub fn build_list(
             timeout: node.common.timeout_seconds.map(Duration::from_secs_f64),
             mappings,
             selection: node.common.input_selection.clone().map(Into::into),
-            input_needs: input_needs(node, scope),
+            input_needs,
+            config: node,
         });
     }
-    if plan_nodes.len() != nodes.len() {
+    if plan_nodes.len() != count {
         return None;
     }
     Some(NodeList {
         level_count: levels.iter().max().map_or(0, |l| l + 1),
         nodes: plan_nodes,
     })
+}
+
+/// A node's input mappings with sources as indexes into its list.
+fn resolve_mappings(
+    node: &NodeConfig,
+    index: &HashMap<&str, usize>,
+) -> Vec<(String, MappingSource)> {
+    node.common
+        .input_mappings
+        .iter()
+        .filter_map(|(key, m)| {
+            let source = match m {
+                InputMapping::FromNode {
+                    source_node_id,
+                    source_output_key,
+                } => MappingSource::Node(
+                    *index.get(source_node_id.as_str())?,
+                    source_output_key.clone(),
+                ),
+                InputMapping::Literal(v) => MappingSource::Literal(Arc::new(v.clone())),
+            };
+            Some((key.clone(), source))
+        })
+        .collect()
 }
 
 /// The variables a node's templates read that neither its dependencies, its
@@ -217,11 +227,7 @@ fn input_needs(node: &NodeConfig, scope: &HashSet<String>) -> Vec<String> {
         if !field.checks_context {
             continue;
         }
-        let vars = match field.kind {
-            FieldKind::Template => template_variables(field.text),
-            FieldKind::Expression => expression_variables(field.text),
-            FieldKind::Path => vec![field.text.split('.').next().unwrap_or_default().to_owned()],
-        };
+        let vars = field.analyse().unwrap_or_default();
         for var in vars {
             let provided = var == "inputs"
                 || scope.contains(&var)

@@ -367,6 +367,8 @@ pub async fn run_list(
     let mut running = FuturesUnordered::new();
     let mut stop: Option<Stop> = None;
     let policy = run.settings.failure_policy;
+    let cancelled = run.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         while stop.is_none() && running.len() < run.settings.max_parallel {
             let Some(i) = state.ready.pop() else { break };
@@ -401,7 +403,7 @@ pub async fn run_list(
         }
         tokio::select! {
             biased;
-            _ = run.cancel.cancelled(), if stop != Some(Stop::Paused) => {
+            _ = &mut cancelled, if stop != Some(Stop::Paused) => {
                 stop = Some(Stop::Cancelled);
                 break;
             }

@@ -150,7 +150,7 @@ impl Workflow {
                     return Err(report);
                 };
                 let mut f = Findings::default();
-                match Plan::build(&blueprint, &self.runtime, &mut f) {
+                match Plan::build(blueprint, &self.runtime, &mut f) {
                     Some(plan) if f.errors.is_empty() => Ok(Arc::new(Compiled {
                         plan,
                         warnings: report.warnings,

@@ -53,11 +53,15 @@ impl NodeExecutor for ToolExecutor {
                 .collect::<Result<Vec<_>, String>>()?;
             Some(compiled)
         };
-        let params = tool
-            .input_schema()
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|p| p.keys().cloned().collect());
+        // Only a node without arguments needs the tool's parameters.
+        let params = match args {
+            Some(_) => None,
+            None => tool
+                .input_schema()
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect()),
+        };
         Ok(Some(Arc::new(PreparedTool { tool, args, params })))
     }
 
