@@ -62,3 +62,36 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(event_type: EventType, payload: serde_json::Value) -> Event {
+        Event {
+            seq: 1,
+            ts: std::time::SystemTime::now(),
+            run_id: "r_test".into(),
+            event_type,
+            node_id: Some("n".into()),
+            payload,
+        }
+    }
+
+    #[test]
+    fn counts_done_running_and_failed_nodes() {
+        let mut progress = Progress::new(4);
+        progress.on_event(&event(EventType::NodeStarted, json!({"attempt": 1})));
+        progress.on_event(&event(EventType::NodeStarted, json!({"attempt": 1})));
+        progress.on_event(&event(EventType::NodeStarted, json!({"attempt": 2})));
+        progress.on_event(&event(EventType::NodeCompleted, json!({})));
+        progress.on_event(&event(EventType::NodeFailed, json!({})));
+        progress.on_event(&event(EventType::NodeSkipped, json!({})));
+        assert_eq!(
+            (progress.running, progress.failed, progress.bar.position()),
+            (0, 1, 3)
+        );
+        progress.finish();
+    }
+}
