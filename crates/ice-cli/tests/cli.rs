@@ -284,3 +284,34 @@ fn ctrl_c_cancels_the_run_and_prints_the_partial_result() {
     assert_eq!(result["nodes"]["slow"]["status"], "cancelled");
     assert!(stderr(&out).contains("cancelling"));
 }
+
+#[test]
+fn every_example_validates_and_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            continue;
+        }
+        seen += 1;
+        assert_eq!(
+            run(&["validate"], &path).status.code(),
+            Some(0),
+            "{}",
+            path.display()
+        );
+        let out = run(&["run", "--json"], &path);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&out)
+        );
+    }
+    assert!(seen >= 2);
+}

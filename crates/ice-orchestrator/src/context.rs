@@ -56,6 +56,18 @@ impl NodeContext {
             .is_none_or(|s| s.iter().any(|k| k == key))
     }
 
+    /// The dependency outputs, scope values and mappings, for the nodes of an
+    /// inline list, which see their parent's context.
+    pub fn scope(&self) -> Vec<(Arc<str>, Arc<Value>)> {
+        let mut scope = self.entries.clone();
+        scope.extend(
+            self.mappings
+                .iter()
+                .map(|(k, v)| (Arc::from(k.as_str()), v.clone())),
+        );
+        scope
+    }
+
     /// The value under `key`, by priority: mappings, then dependency outputs,
     /// then `inputs`, then the flattened run inputs.
     pub fn get(&self, key: &str) -> Option<ContextValue<'_>> {

@@ -67,10 +67,11 @@ impl NodeCtx<'_> {
 /// ```
 #[async_trait]
 pub trait NodeExecutor: Send + Sync + 'static {
-    /// Compiles what a node needs, once per workflow (templates, say). An
+    /// Compiles what a node needs, once per workflow (templates, say);
+    /// `id` is the node's id in results (`parent.child` when inline). An
     /// error here makes the workflow invalid (`E_NODE_CONFIG`).
-    fn prepare(&self, node: &NodeConfig, runtime: &Runtime) -> Result<Prepared, String> {
-        let _ = (node, runtime);
+    fn prepare(&self, node: &NodeConfig, id: &str, runtime: &Runtime) -> Result<Prepared, String> {
+        let _ = (node, id, runtime);
         Ok(None)
     }
 

@@ -5,7 +5,7 @@
 use crate::executor::{NodeExecutor, Prepared};
 use crate::runtime::Runtime;
 use ice_core::diagnostic::{Code, Findings};
-use ice_core::node::{InputMapping, NodeConfig, RetryPolicy};
+use ice_core::node::{InputMapping, NodeConfig, NodeKind, PathItem, RetryPolicy};
 use ice_core::template::ValueTemplate;
 use ice_core::validate::templated_fields;
 use ice_core::{graph, Blueprint, RunSettings};
@@ -52,6 +52,9 @@ pub struct PlanNode {
     pub selection: Option<Arc<[String]>>,
     /// Variables the node's templates read that only run inputs can give.
     pub input_needs: Vec<String>,
+    /// For a node named in a condition's path: the condition's index and
+    /// the branch (`true`/`false`) on which the node runs.
+    pub gate: Option<(usize, bool)>,
 }
 
 /// A node list (the top level, or an inline list) in document order.
@@ -113,14 +116,24 @@ pub fn build_list(
     f: &mut Findings,
 ) -> Option<NodeList> {
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let gates = condition_gates(&nodes, &index);
     let deps: Vec<Vec<usize>> = nodes
         .iter()
-        .map(|n| {
-            n.common
+        .zip(&gates)
+        .map(|(n, gate)| {
+            let mut deps: Vec<usize> = n
+                .common
                 .dependencies
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
-                .collect()
+                .collect();
+            // A gated node waits for its condition even when it does not say so.
+            if let Some((c, _)) = gate {
+                if !deps.contains(c) {
+                    deps.push(*c);
+                }
+            }
+            deps
         })
         .collect();
     let levels = match graph::levels(&deps) {
@@ -142,7 +155,13 @@ pub fn build_list(
         .collect();
     let count = nodes.len();
     let mut plan_nodes = Vec::with_capacity(count);
-    for (i, ((node, deps), mappings)) in nodes.into_iter().zip(deps).zip(mappings).enumerate() {
+    for (i, (((node, deps), mappings), gate)) in nodes
+        .into_iter()
+        .zip(deps)
+        .zip(mappings)
+        .zip(gates)
+        .enumerate()
+    {
         let Some(executor) = runtime.executors().get(node.type_name()).cloned() else {
             f.error(
                 Code::UnknownNodeType,
@@ -152,7 +171,12 @@ pub fn build_list(
             );
             continue;
         };
-        let prepared = match executor.prepare(&node, runtime) {
+        let id: Arc<str> = if prefix.is_empty() {
+            node.id().into()
+        } else {
+            format!("{prefix}.{}", node.id()).into()
+        };
+        let prepared = match executor.prepare(&node, &id, runtime) {
             Ok(p) => p,
             Err(message) => {
                 f.error(
@@ -163,11 +187,6 @@ pub fn build_list(
                 );
                 continue;
             }
-        };
-        let id: Arc<str> = if prefix.is_empty() {
-            node.id().into()
-        } else {
-            format!("{prefix}.{}", node.id()).into()
         };
         let input_needs = input_needs(&node, scope);
         plan_nodes.push(PlanNode {
@@ -183,6 +202,7 @@ pub fn build_list(
             mappings,
             selection: node.common.input_selection.clone().map(Into::into),
             input_needs,
+            gate,
             config: node,
         });
     }
@@ -193,6 +213,30 @@ pub fn build_list(
         level_count: levels.iter().max().map_or(0, |l| l + 1),
         nodes: plan_nodes,
     })
+}
+
+/// For each node of a list, the condition (index) whose path names it and
+/// the branch it belongs to.
+fn condition_gates(
+    nodes: &[NodeConfig],
+    index: &HashMap<&str, usize>,
+) -> Vec<Option<(usize, bool)>> {
+    let mut gates = vec![None; nodes.len()];
+    for (c, node) in nodes.iter().enumerate() {
+        let NodeKind::Condition(cond) = &node.kind else {
+            continue;
+        };
+        for (branch, items) in [(true, &cond.true_path), (false, &cond.false_path)] {
+            for item in items {
+                if let PathItem::Name(name) = item {
+                    if let Some(&target) = index.get(name.as_str()) {
+                        gates[target] = Some((c, branch));
+                    }
+                }
+            }
+        }
+    }
+    gates
 }
 
 /// A node's input mappings with sources as indexes into its list.

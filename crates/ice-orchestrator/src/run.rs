@@ -3,9 +3,12 @@
 
 use crate::error::{ErrorKind, NodeError};
 use crate::events::{EventSink, EventStream};
+use crate::plan::NodeList;
+use crate::scheduler::NodeState;
 use ice_core::result::RunResult;
 use ice_core::{ExecutionMode, FailurePolicy, OnBudgetExceeded, RunSettings};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -91,6 +94,18 @@ impl Budget {
     }
 }
 
+/// The final state of a node of an inline list (`parent.child`), for the
+/// run result.
+#[derive(Debug, Clone)]
+pub struct NestedRecord {
+    /// The node's id in results (`parent.child`).
+    pub id: Arc<str>,
+    /// Its level within its list.
+    pub level: usize,
+    /// What happened to it.
+    pub state: NodeState,
+}
+
 /// What every node of a run shares.
 #[derive(Debug)]
 pub struct RunShared {
@@ -104,6 +119,25 @@ pub struct RunShared {
     pub cancel: CancellationToken,
     /// Settings with defaults applied.
     pub settings: ResolvedSettings,
+    /// Final states of inline nodes, in the order their lists finished.
+    pub nested: Mutex<Vec<NestedRecord>>,
+}
+
+impl RunShared {
+    /// Records the final states of an inline list's nodes.
+    pub fn record_nested(&self, list: &NodeList, states: &[NodeState]) {
+        let mut nested = self.nested.lock().expect("nested records");
+        nested.extend(
+            list.nodes
+                .iter()
+                .zip(states)
+                .map(|(node, state)| NestedRecord {
+                    id: node.id.clone(),
+                    level: node.level,
+                    state: state.clone(),
+                }),
+        );
+    }
 }
 
 /// A new run id: `r_` and 12 hex digits.

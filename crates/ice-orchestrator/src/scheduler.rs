@@ -40,6 +40,23 @@ pub struct NodeState {
 }
 
 impl NodeState {
+    /// A node that never ran, for this reason.
+    pub fn skipped(reason: SkipReason) -> Self {
+        NodeState {
+            status: NodeStatus::Skipped,
+            skip_reason: Some(reason),
+            ..NodeState::pending()
+        }
+    }
+
+    /// A node stopped or never started because its list was cancelled.
+    pub fn cancelled() -> Self {
+        NodeState {
+            status: NodeStatus::Cancelled,
+            ..NodeState::pending()
+        }
+    }
+
     fn pending() -> Self {
         NodeState {
             status: NodeStatus::Pending,
@@ -165,6 +182,24 @@ fn decide(
                 Err(skipped.unwrap_or(SkipReason::DependencyFailed))
             }
         }
+    }
+}
+
+/// Skips a node named in a condition's path when the condition took the
+/// other branch.
+fn branch_gate(node: &PlanNode, states: &[NodeState]) -> Result<(), SkipReason> {
+    let Some((c, branch)) = node.gate else {
+        return Ok(());
+    };
+    let taken = states[c]
+        .output
+        .as_ref()
+        .filter(|_| states[c].status == NodeStatus::Succeeded)
+        .and_then(|o| o.get("result"))
+        .and_then(Value::as_bool);
+    match taken {
+        Some(taken) if taken != branch => Err(SkipReason::BranchNotTaken),
+        _ => Ok(()),
     }
 }
 
@@ -373,12 +408,15 @@ pub async fn run_list(
         while stop.is_none() && running.len() < run.settings.max_parallel {
             let Some(i) = state.ready.pop() else { break };
             let node = &list.nodes[i];
-            if let Err(reason) = decide(
-                node.config.common.trigger_rule,
-                policy,
-                &node.deps,
-                &state.states,
-            ) {
+            let decision = branch_gate(node, &state.states).and_then(|()| {
+                decide(
+                    node.config.common.trigger_rule,
+                    policy,
+                    &node.deps,
+                    &state.states,
+                )
+            });
+            if let Err(reason) = decision {
                 state.skip(i, reason);
                 continue;
             }

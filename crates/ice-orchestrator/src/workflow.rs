@@ -6,7 +6,7 @@ use crate::events::EventSink;
 use crate::plan::Plan;
 use crate::run::{new_run_id, Budget, ResolvedSettings, RunHandle, RunOptions, RunShared};
 use crate::runtime::Runtime;
-use crate::scheduler::{run_list, Stop};
+use crate::scheduler::{run_list, NodeState, Stop};
 use ice_core::diagnostic::{Code, Diagnostic, Findings, ValidationReport};
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
@@ -260,6 +260,7 @@ impl Workflow {
             budget: Budget::new(&settings),
             cancel: CancellationToken::new(),
             settings: ResolvedSettings::resolve(&settings),
+            nested: Default::default(),
         };
         Ok((compiled, inputs, shared))
     }
@@ -355,6 +356,21 @@ fn json_type_matches(expected: &str, value: &Value) -> bool {
     }
 }
 
+/// The result entry of a node.
+fn report(state: &NodeState, level: usize) -> NodeReport {
+    NodeReport {
+        status: state.status,
+        attempts: state.attempts,
+        level,
+        started_at: state.started_at,
+        duration_ms: state.duration_ms,
+        cache_hit: false,
+        error: state.error.clone(),
+        skip_reason: state.skip_reason,
+        usage: None,
+    }
+}
+
 /// Runs the plan and assembles the result.
 async fn drive(
     plan: &Plan,
@@ -386,20 +402,13 @@ async fn drive(
                 state.error.as_deref().unwrap_or("unknown error")
             ));
         }
-        nodes.insert(
-            node.id.to_string(),
-            NodeReport {
-                status: state.status,
-                attempts: state.attempts,
-                level: node.level,
-                started_at: state.started_at,
-                duration_ms: state.duration_ms,
-                cache_hit: false,
-                error: state.error.clone(),
-                skip_reason: state.skip_reason,
-                usage: None,
-            },
-        );
+        nodes.insert(node.id.to_string(), report(state, node.level));
+    }
+    for record in run.nested.lock().expect("nested records").drain(..) {
+        if let Some(out) = &record.state.output {
+            output.insert(record.id.to_string(), out.clone());
+        }
+        nodes.insert(record.id.to_string(), report(&record.state, record.level));
     }
     let outputs = (!plan.outputs.is_empty()).then(|| {
         let mut ctx = NodeContext::new(inputs.clone());

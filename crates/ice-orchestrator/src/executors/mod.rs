@@ -1,7 +1,14 @@
 //! The builtin node executors.
 
+mod condition;
+mod inline;
+mod loop_node;
+mod parallel;
 mod tool;
 
+pub use condition::ConditionExecutor;
+pub use loop_node::LoopExecutor;
+pub use parallel::ParallelExecutor;
 pub use tool::ToolExecutor;
 
 use crate::executor::ExecutorRegistry;
@@ -10,4 +17,7 @@ use std::sync::Arc;
 /// Registers every builtin node type that this build can run.
 pub fn register_builtins(registry: &mut ExecutorRegistry) {
     registry.register("tool", Arc::new(ToolExecutor));
+    registry.register("condition", Arc::new(ConditionExecutor));
+    registry.register("loop", Arc::new(LoopExecutor));
+    registry.register("parallel", Arc::new(ParallelExecutor));
 }

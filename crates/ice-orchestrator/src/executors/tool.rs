@@ -26,7 +26,7 @@ struct PreparedTool {
 
 #[async_trait]
 impl NodeExecutor for ToolExecutor {
-    fn prepare(&self, node: &NodeConfig, runtime: &Runtime) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, _id: &str, runtime: &Runtime) -> Result<Prepared, String> {
         let NodeKind::Tool(t) = &node.kind else {
             return Err(format!("node `{}` is not a tool node", node.id()));
         };
