@@ -23,6 +23,9 @@ struct Cli {
     /// The directory file tools are confined to (default: $ICE_WORKSPACE, else the current directory).
     #[arg(long, global = true, value_name = "DIR")]
     workspace: Option<PathBuf>,
+    /// A directory of blueprints that `workflow_ref` can name (by file name without extension, or by `name`).
+    #[arg(long, global = true, value_name = "DIR")]
+    workflows: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,13 +43,18 @@ enum Command {
     },
 }
 
-fn runtime(workspace: Option<PathBuf>) -> ice_orchestrator::Runtime {
-    let builder = ice_orchestrator::Runtime::builder();
-    match workspace {
-        Some(dir) => builder.workspace(dir),
-        None => builder,
+fn runtime(
+    workspace: Option<PathBuf>,
+    workflows: Option<PathBuf>,
+) -> Result<ice_orchestrator::Runtime, String> {
+    let mut builder = ice_orchestrator::Runtime::builder();
+    if let Some(dir) = workspace {
+        builder = builder.workspace(dir);
     }
-    .build()
+    if let Some(dir) = workflows {
+        builder = builder.workflows_dir(dir)?;
+    }
+    Ok(builder.build())
 }
 
 fn main() -> ExitCode {
@@ -62,7 +70,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let runtime = runtime(cli.workspace);
+    let runtime = match runtime(cli.workspace, cli.workflows) {
+        Ok(runtime) => runtime,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let code = match cli.command {
         Command::Run(args) => {
             let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -315,3 +315,30 @@ fn every_example_validates_and_runs() {
     }
     assert!(seen >= 2);
 }
+
+#[test]
+fn a_workflows_directory_registers_blueprints_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    write(&lib, "greeter.yaml", "name: greet\nnodes:\n  - { id: hi, type: tool, tool_name: template, tool_args: { template: \"hi {{ who }}\" } }\n");
+    let parent = write(
+        dir.path(),
+        "main.json",
+        r#"[{"id": "call", "type": "workflow", "workflow_ref": "greet", "config_overrides": {"who": "ice"}, "exposed_outputs": {"text": "hi.text"}}]"#,
+    );
+    let out = ice()
+        .args(["run", "--json", "--workflows"])
+        .arg(&lib)
+        .arg(&parent)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["output"]["call"]["text"], "hi ice");
+    assert_eq!(
+        run(&["run"], &parent).status.code(),
+        Some(2),
+        "without --workflows the reference is unknown"
+    );
+}

@@ -3,6 +3,7 @@
 
 use crate::context::NodeContext;
 use crate::error::NodeError;
+use crate::plan::BuildEnv;
 use crate::run::RunShared;
 use crate::runtime::Runtime;
 use async_trait::async_trait;
@@ -47,6 +48,15 @@ impl NodeCtx<'_> {
     }
 }
 
+/// What an executor's `prepare` knows besides the node.
+#[derive(Clone, Copy)]
+pub struct PrepareCtx<'a> {
+    /// The node's id in results (`parent.child` when inline).
+    pub id: &'a str,
+    /// The runtime and the document being compiled.
+    pub env: BuildEnv<'a>,
+}
+
 /// Runs the nodes of one type.
 ///
 /// ```
@@ -67,11 +77,10 @@ impl NodeCtx<'_> {
 /// ```
 #[async_trait]
 pub trait NodeExecutor: Send + Sync + 'static {
-    /// Compiles what a node needs, once per workflow (templates, say);
-    /// `id` is the node's id in results (`parent.child` when inline). An
+    /// Compiles what a node needs, once per workflow (templates, say). An
     /// error here makes the workflow invalid (`E_NODE_CONFIG`).
-    fn prepare(&self, node: &NodeConfig, id: &str, runtime: &Runtime) -> Result<Prepared, String> {
-        let _ = (node, id, runtime);
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+        let _ = (node, ctx);
         Ok(None)
     }
 

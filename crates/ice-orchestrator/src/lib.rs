@@ -40,7 +40,7 @@ pub mod workflow;
 pub use context::NodeContext;
 pub use error::{ErrorKind, NodeError, WorkflowError};
 pub use events::EventStream;
-pub use executor::{NodeCtx, NodeExecutor, Prepared};
+pub use executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 pub use ice_core;
 pub use run::{RunHandle, RunOptions};
 pub use runtime::{Runtime, RuntimeBuilder};

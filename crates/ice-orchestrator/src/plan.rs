@@ -2,7 +2,7 @@
 //! indexes, dependencies become counters' inputs, templates are compiled and
 //! every node has its executor. Built once per workflow, shared by its runs.
 
-use crate::executor::{NodeExecutor, Prepared};
+use crate::executor::{NodeExecutor, PrepareCtx, Prepared};
 use crate::runtime::Runtime;
 use ice_core::diagnostic::{Code, Findings};
 use ice_core::node::{InputMapping, NodeConfig, NodeKind, PathItem, RetryPolicy};
@@ -12,8 +12,21 @@ use ice_core::{graph, Blueprint, RunSettings};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What compiling a document needs besides the document.
+#[derive(Clone, Copy)]
+pub struct BuildEnv<'a> {
+    /// Tools and executors.
+    pub runtime: &'a Runtime,
+    /// The directory of the document, for relative `workflow_ref`s.
+    pub base_dir: Option<&'a Path>,
+    /// The sub-workflows being compiled, outermost first, to refuse a
+    /// workflow that includes itself.
+    pub chain: &'a [String],
+}
 
 /// Where an input mapping takes its value.
 #[derive(Debug, Clone)]
@@ -82,9 +95,11 @@ pub struct Plan {
 impl Plan {
     /// Compiles a validated blueprint. Problems that only show when
     /// compiling (an executor refusing a node) are reported in `f`.
-    pub fn build(bp: Blueprint, runtime: &Runtime, f: &mut Findings) -> Option<Plan> {
+    /// `prefix` is the id of the node that runs it as a sub-workflow (empty
+    /// for a run's own plan): its nodes' ids in events start with it.
+    pub fn build(bp: Blueprint, prefix: &str, env: BuildEnv<'_>, f: &mut Findings) -> Option<Plan> {
         let name = bp.name();
-        let list = build_list(bp.nodes, "", &HashSet::new(), runtime, f)?;
+        let list = build_list(bp.nodes, prefix, &HashSet::new(), env, f)?;
         let mut outputs = Vec::new();
         for (name, value) in &bp.header.outputs {
             match ValueTemplate::compile(value) {
@@ -112,9 +127,10 @@ pub fn build_list(
     nodes: Vec<NodeConfig>,
     prefix: &str,
     scope: &HashSet<String>,
-    runtime: &Runtime,
+    env: BuildEnv<'_>,
     f: &mut Findings,
 ) -> Option<NodeList> {
+    let runtime = env.runtime;
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
     let gates = condition_gates(&nodes, &index);
     let deps: Vec<Vec<usize>> = nodes
@@ -176,7 +192,7 @@ pub fn build_list(
         } else {
             format!("{prefix}.{}", node.id()).into()
         };
-        let prepared = match executor.prepare(&node, &id, runtime) {
+        let prepared = match executor.prepare(&node, &PrepareCtx { id: &id, env }) {
             Ok(p) => p,
             Err(message) => {
                 f.error(

@@ -35,9 +35,14 @@ pub struct ResolvedSettings {
     pub default_timeout: Duration,
     /// Abort or pause on a budget.
     pub on_budget_exceeded: OnBudgetExceeded,
+    /// Sub-workflow nesting at most.
+    pub depth_ceiling: u32,
 }
 
 impl ResolvedSettings {
+    /// Sub-workflow nesting allowed when `depth_ceiling` is not set.
+    pub const DEFAULT_DEPTH_CEILING: u32 = 10;
+
     /// Applies the defaults.
     pub fn resolve(s: &RunSettings) -> Self {
         let max_parallel = s.max_parallel.unwrap_or(RunSettings::DEFAULT_MAX_PARALLEL);
@@ -55,6 +60,7 @@ impl ResolvedSettings {
                     .max(0.001),
             ),
             on_budget_exceeded: s.on_budget_exceeded.unwrap_or_default(),
+            depth_ceiling: s.depth_ceiling.unwrap_or(Self::DEFAULT_DEPTH_CEILING),
         }
     }
 }
@@ -111,14 +117,16 @@ pub struct NestedRecord {
 pub struct RunShared {
     /// The run id.
     pub run_id: String,
-    /// The run's events.
-    pub events: EventSink,
-    /// Budgets and spending.
-    pub budget: Budget,
+    /// The run's events (shared with its sub-workflows).
+    pub events: Arc<EventSink>,
+    /// Budgets and spending (shared with its sub-workflows).
+    pub budget: Arc<Budget>,
     /// Cancelled when the run is cancelled.
     pub cancel: CancellationToken,
     /// Settings with defaults applied.
     pub settings: ResolvedSettings,
+    /// Sub-workflow nesting: 0 for the run itself.
+    pub depth: u32,
     /// Final states of inline nodes, in the order their lists finished.
     pub nested: Mutex<Vec<NestedRecord>>,
 }

@@ -3,14 +3,28 @@
 
 use crate::executor::{ExecutorRegistry, NodeExecutor};
 use crate::tool::{Tool, ToolRegistry};
+use ice_core::diagnostic::Findings;
+use ice_core::parse::{parse_text, Format};
 use ice_core::validate::Catalog;
-use std::path::PathBuf;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 struct RuntimeInner {
     tools: ToolRegistry,
     executors: ExecutorRegistry,
     workspace: PathBuf,
+    workflows: HashMap<String, Arc<RegisteredWorkflow>>,
+}
+
+/// A workflow registered by name, for `workflow_ref`.
+#[derive(Debug)]
+pub struct RegisteredWorkflow {
+    /// The blueprint document.
+    pub document: Value,
+    /// The directory its own relative references resolve against.
+    pub base_dir: Option<PathBuf>,
 }
 
 /// Shared, cheap to clone. `Runtime::default()` has every builtin tool and
@@ -56,6 +70,7 @@ impl Runtime {
             tools,
             executors,
             workspace,
+            workflows: HashMap::new(),
         }
     }
 
@@ -72,6 +87,11 @@ impl Runtime {
     /// The directory file tools are confined to.
     pub fn workspace(&self) -> &std::path::Path {
         &self.inner.workspace
+    }
+
+    /// The workflow registered under `name`.
+    pub fn workflow(&self, name: &str) -> Option<&Arc<RegisteredWorkflow>> {
+        self.inner.workflows.get(name)
     }
 }
 
@@ -90,6 +110,7 @@ pub struct RuntimeBuilder {
     tools: ToolRegistry,
     executors: ExecutorRegistry,
     workspace: PathBuf,
+    workflows: HashMap<String, Arc<RegisteredWorkflow>>,
 }
 
 impl RuntimeBuilder {
@@ -111,6 +132,53 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Registers a blueprint document under `name`, for `workflow_ref`.
+    pub fn workflow(mut self, name: impl Into<String>, document: Value) -> Self {
+        self.workflows.insert(
+            name.into(),
+            Arc::new(RegisteredWorkflow {
+                document,
+                base_dir: None,
+            }),
+        );
+        self
+    }
+
+    /// Registers every blueprint (`.json`, `.yaml`, `.yml`) of a directory
+    /// under its file name without extension, and under its `name` when it
+    /// has one.
+    pub fn workflows_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, String> {
+        let dir = dir.as_ref();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            ) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let mut f = Findings::default();
+            let document = parse_text(&text, Format::detect(path.to_str(), &text), &mut f)
+                .ok_or_else(|| format!("{}: {}", path.display(), f.into_report()))?;
+            let registered = Arc::new(RegisteredWorkflow {
+                document,
+                base_dir: Some(dir.to_path_buf()),
+            });
+            if let Some(name) = registered.document.get("name").and_then(Value::as_str) {
+                self.workflows.insert(name.to_owned(), registered.clone());
+            }
+            self.workflows.insert(stem.to_owned(), registered);
+        }
+        Ok(self)
+    }
+
     /// The runtime.
     pub fn build(self) -> Runtime {
         Runtime {
@@ -118,6 +186,7 @@ impl RuntimeBuilder {
                 tools: self.tools,
                 executors: self.executors,
                 workspace: self.workspace,
+                workflows: self.workflows,
             }),
         }
     }

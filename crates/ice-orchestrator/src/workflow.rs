@@ -3,7 +3,7 @@
 use crate::context::NodeContext;
 use crate::error::WorkflowError;
 use crate::events::EventSink;
-use crate::plan::Plan;
+use crate::plan::{BuildEnv, Plan};
 use crate::run::{new_run_id, Budget, ResolvedSettings, RunHandle, RunOptions, RunShared};
 use crate::runtime::Runtime;
 use crate::scheduler::{run_list, NodeState, Stop};
@@ -150,7 +150,24 @@ impl Workflow {
                     return Err(report);
                 };
                 let mut f = Findings::default();
-                match Plan::build(blueprint, &self.runtime, &mut f) {
+                // The document itself heads the include chain, so that a
+                // sub-workflow naming it is refused.
+                let chain: Vec<String> = self
+                    .source
+                    .iter()
+                    .map(|p| {
+                        std::fs::canonicalize(p)
+                            .unwrap_or_else(|_| p.clone())
+                            .display()
+                            .to_string()
+                    })
+                    .collect();
+                let env = BuildEnv {
+                    runtime: &self.runtime,
+                    base_dir: self.source.as_deref().and_then(Path::parent),
+                    chain: &chain,
+                };
+                match Plan::build(blueprint, "", env, &mut f) {
                     Some(plan) if f.errors.is_empty() => Ok(Arc::new(Compiled {
                         plan,
                         warnings: report.warnings,
@@ -255,9 +272,10 @@ impl Workflow {
             .overlay(&options.settings);
         let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
         let shared = RunShared {
-            events: sink.unwrap_or_else(|| EventSink::disabled(&run_id)),
+            events: Arc::new(sink.unwrap_or_else(|| EventSink::disabled(&run_id))),
             run_id,
-            budget: Budget::new(&settings),
+            budget: Arc::new(Budget::new(&settings)),
+            depth: 0,
             cancel: CancellationToken::new(),
             settings: ResolvedSettings::resolve(&settings),
             nested: Default::default(),
@@ -273,7 +291,7 @@ impl Workflow {
 
 /// Checks run inputs against the declared inputs (applying defaults) and
 /// against what the templates need.
-fn prepare_inputs(plan: &Plan, inputs: Value) -> Result<Arc<Value>, ValidationReport> {
+pub(crate) fn prepare_inputs(plan: &Plan, inputs: Value) -> Result<Arc<Value>, ValidationReport> {
     let mut f = Findings::default();
     let mut map = match inputs {
         Value::Null => Map::new(),

@@ -4,9 +4,8 @@
 
 use super::inline;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::plan::NodeList;
-use crate::runtime::Runtime;
 use crate::scheduler::NodeState;
 use async_trait::async_trait;
 use ice_core::node::{NodeConfig, NodeKind, PathItem};
@@ -36,15 +35,15 @@ fn inline_nodes(items: &[PathItem]) -> Vec<&NodeConfig> {
 
 #[async_trait]
 impl NodeExecutor for ConditionExecutor {
-    fn prepare(&self, node: &NodeConfig, id: &str, runtime: &Runtime) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
         let NodeKind::Condition(c) = &node.kind else {
             return Err(format!("node `{}` is not a condition node", node.id()));
         };
         let expression = CompiledExpression::compile(&c.expression).map_err(|e| e.message)?;
         Ok(Some(Arc::new(PreparedCondition {
             expression,
-            true_path: inline::compile(&inline_nodes(&c.true_path), node, id, &[], runtime)?,
-            false_path: inline::compile(&inline_nodes(&c.false_path), node, id, &[], runtime)?,
+            true_path: inline::compile(&inline_nodes(&c.true_path), node, ctx, &[])?,
+            false_path: inline::compile(&inline_nodes(&c.false_path), node, ctx, &[])?,
         })))
     }
 

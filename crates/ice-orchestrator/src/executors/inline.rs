@@ -3,9 +3,8 @@
 //! level, with the parent's context as their scope.
 
 use crate::error::{ErrorKind, NodeError};
-use crate::executor::NodeCtx;
+use crate::executor::{NodeCtx, PrepareCtx};
 use crate::plan::{build_list, NodeList};
-use crate::runtime::Runtime;
 use crate::scheduler::{run_list, ListOutcome, Stop};
 use ice_core::diagnostic::Findings;
 use ice_core::result::NodeStatus;
@@ -14,22 +13,21 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// Compiles an inline list of `parent` (whose id in results is `parent_id`);
+/// Compiles an inline list of `parent` (whose id in results is `ctx.id`);
 /// `extra` are names the list's templates may read besides the parent's
 /// context (loop variables).
 pub fn compile(
     nodes: &[&NodeConfig],
     parent: &NodeConfig,
-    parent_id: &str,
+    ctx: &PrepareCtx<'_>,
     extra: &[&str],
-    runtime: &Runtime,
 ) -> Result<NodeList, String> {
     let mut scope: HashSet<String> = parent.common.dependencies.iter().cloned().collect();
     scope.extend(parent.common.input_mappings.keys().cloned());
     scope.extend(extra.iter().map(|s| s.to_string()));
     let mut f = Findings::default();
     let owned: Vec<NodeConfig> = nodes.iter().map(|n| (*n).clone()).collect();
-    build_list(owned, parent_id, &scope, runtime, &mut f).ok_or_else(|| {
+    build_list(owned, ctx.id, &scope, ctx.env, &mut f).ok_or_else(|| {
         f.errors
             .iter()
             .map(ToString::to_string)

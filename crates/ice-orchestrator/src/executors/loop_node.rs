@@ -4,9 +4,8 @@
 use super::inline;
 use crate::context::NodeContext;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::plan::NodeList;
-use crate::runtime::Runtime;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use ice_core::node::{NodeConfig, NodeKind};
@@ -42,7 +41,7 @@ struct PreparedLoop {
 
 #[async_trait]
 impl NodeExecutor for LoopExecutor {
-    fn prepare(&self, node: &NodeConfig, id: &str, runtime: &Runtime) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
         let NodeKind::Loop(l) = &node.kind else {
             return Err(format!("node `{}` is not a loop node", node.id()));
         };
@@ -62,7 +61,7 @@ impl NodeExecutor for LoopExecutor {
             .transpose()
             .map_err(|e| e.message)?;
         let body_nodes: Vec<&NodeConfig> = l.body.iter().collect();
-        let body = inline::compile(&body_nodes, node, id, &[&item_var, &index_var], runtime)?;
+        let body = inline::compile(&body_nodes, node, ctx, &[&item_var, &index_var])?;
         Ok(Some(Arc::new(PreparedLoop {
             items,
             until,

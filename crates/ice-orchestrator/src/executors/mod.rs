@@ -5,11 +5,13 @@ mod inline;
 mod loop_node;
 mod parallel;
 mod tool;
+mod workflow_node;
 
 pub use condition::ConditionExecutor;
 pub use loop_node::LoopExecutor;
 pub use parallel::ParallelExecutor;
 pub use tool::ToolExecutor;
+pub use workflow_node::WorkflowExecutor;
 
 use crate::executor::ExecutorRegistry;
 use std::sync::Arc;
@@ -20,4 +22,5 @@ pub fn register_builtins(registry: &mut ExecutorRegistry) {
     registry.register("condition", Arc::new(ConditionExecutor));
     registry.register("loop", Arc::new(LoopExecutor));
     registry.register("parallel", Arc::new(ParallelExecutor));
+    registry.register("workflow", Arc::new(WorkflowExecutor));
 }

@@ -4,9 +4,8 @@
 
 use super::inline;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::plan::NodeList;
-use crate::runtime::Runtime;
 use crate::scheduler::NodeState;
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -66,14 +65,14 @@ fn wait_strategy(value: Option<&Value>, branches: usize) -> Result<WaitStrategy,
 
 #[async_trait]
 impl NodeExecutor for ParallelExecutor {
-    fn prepare(&self, node: &NodeConfig, id: &str, runtime: &Runtime) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
         let NodeKind::Parallel(p) = &node.kind else {
             return Err(format!("node `{}` is not a parallel node", node.id()));
         };
         let branches = p
             .branches
             .iter()
-            .map(|b| inline::compile(&b.iter().collect::<Vec<_>>(), node, id, &[], runtime))
+            .map(|b| inline::compile(&b.iter().collect::<Vec<_>>(), node, ctx, &[]))
             .collect::<Result<Vec<_>, _>>()?;
         let merge = match (p.merge_outputs.unwrap_or(true), p.merge_strategy.as_deref()) {
             (false, _) => None,

@@ -2,8 +2,7 @@
 //! the tool budget, call the tool.
 
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, Prepared};
-use crate::runtime::Runtime;
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::tool::{Tool, ToolContext};
 use async_trait::async_trait;
 use ice_core::node::{NodeConfig, NodeKind};
@@ -26,11 +25,13 @@ struct PreparedTool {
 
 #[async_trait]
 impl NodeExecutor for ToolExecutor {
-    fn prepare(&self, node: &NodeConfig, _id: &str, runtime: &Runtime) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
         let NodeKind::Tool(t) = &node.kind else {
             return Err(format!("node `{}` is not a tool node", node.id()));
         };
-        let tool = runtime
+        let tool = ctx
+            .env
+            .runtime
             .tools()
             .get(&t.tool_name)
             .cloned()
