@@ -26,6 +26,13 @@ for kind in chain wide layered wide_sleep; do
   done
 done
 
+# Control-flow nodes: per-iteration and per-branch overhead.
+python3 bench/gen_control.py "$out/control"
+: > "$out/control.jsonl"
+for f in loop_100 loop_1000 loop_10000 parallel_10 parallel_100; do
+  ./target/release/ice-bench "$out/control/$f.json" --repeat "$repeat" >> "$out/control.jsonl"
+done
+
 # The CLI's peak memory running 1,000-node workflows.
 : > "$out/cli_rss.txt"
 for kind in chain wide layered; do

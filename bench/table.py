@@ -34,6 +34,16 @@ for name, d in ice.items():
         row += ["–", "–", "–"]
     print("| " + " | ".join(str(x) for x in row) + " |")
 
+control = lines("control.jsonl")
+if control:
+    print()
+    print("| control-flow workload | iterations or branches | ice execute ms (median) | µs per iteration or branch |")
+    print("|---|---:|---:|---:|")
+    for d in control:
+        name = d["file"].removesuffix(".json")
+        count = int(name.rsplit("_", 1)[1])
+        print(f'| {name} | {count} | {d["execute_median_ms"]:.2f} | {d["execute_median_ms"] * 1000 / count:.2f} |')
+
 rss = os.path.join(out, "cli_rss.txt")
 if os.path.exists(rss):
     print()

@@ -41,7 +41,7 @@ pub async fn run_node(
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
-        run.events.emit(EventType::NodeStarted, Some(&node.id), || {
+        run.emit(EventType::NodeStarted, Some(&node.id), || {
             json!({"attempt": attempt, "level": node.level, "node_type": node.config.type_name()})
         });
         let ctx = NodeCtx {
@@ -70,7 +70,7 @@ pub async fn run_node(
                 if attempt < node.retry.max_attempts && should_retry(&error, &node.retry) =>
             {
                 let delay = backoff_delay(&node.retry, attempt - 1);
-                run.events.emit(EventType::NodeRetrying, Some(&node.id), || {
+                run.emit(EventType::NodeRetrying, Some(&node.id), || {
                     json!({"attempt": attempt, "error": error.message, "delay_ms": delay.as_secs_f64() * 1000.0})
                 });
                 tokio::time::sleep(delay).await;

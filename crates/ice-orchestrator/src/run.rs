@@ -5,8 +5,10 @@ use crate::error::{ErrorKind, NodeError};
 use crate::events::{EventSink, EventStream};
 use crate::plan::NodeList;
 use crate::scheduler::NodeState;
+use ice_core::event::EventType;
 use ice_core::result::RunResult;
 use ice_core::{ExecutionMode, FailurePolicy, OnBudgetExceeded, RunSettings};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -127,11 +129,50 @@ pub struct RunShared {
     pub settings: ResolvedSettings,
     /// Sub-workflow nesting: 0 for the run itself.
     pub depth: u32,
+    /// For the body of a loop iteration: `{loop, index, outer?}` (`outer`
+    /// for the enclosing iteration of nested loops), added to the payload
+    /// of every event the iteration emits.
+    pub iteration: Option<Value>,
     /// Final states of inline nodes, in the order their lists finished.
     pub nested: Mutex<Vec<NestedRecord>>,
 }
 
 impl RunShared {
+    /// Emits an event of this run; the payload is built only when someone
+    /// listens, and carries the loop iteration it belongs to, if any.
+    pub fn emit(
+        &self,
+        event_type: EventType,
+        node_id: Option<&str>,
+        payload: impl FnOnce() -> Value,
+    ) {
+        self.events.emit(event_type, node_id, || {
+            let mut payload = payload();
+            if let (Some(iteration), Value::Object(map)) = (&self.iteration, &mut payload) {
+                map.insert("iteration".into(), iteration.clone());
+            }
+            payload
+        });
+    }
+
+    /// The same run seen from one iteration of a loop: shared events,
+    /// budgets and cancellation; its own record of inline nodes.
+    pub fn for_iteration(&self, loop_id: &str, index: usize) -> RunShared {
+        RunShared {
+            run_id: self.run_id.clone(),
+            events: self.events.clone(),
+            budget: self.budget.clone(),
+            cancel: self.cancel.clone(),
+            settings: self.settings.clone(),
+            depth: self.depth,
+            iteration: Some(match &self.iteration {
+                None => serde_json::json!({"loop": loop_id, "index": index}),
+                Some(outer) => serde_json::json!({"loop": loop_id, "index": index, "outer": outer}),
+            }),
+            nested: Default::default(),
+        }
+    }
+
     /// Records the final states of an inline list's nodes.
     pub fn record_nested(&self, list: &NodeList, states: &[NodeState]) {
         let mut nested = self.nested.lock().expect("nested records");

@@ -290,7 +290,6 @@ impl<'a> ListRun<'a> {
         if !self.level_started[level] {
             self.level_started[level] = true;
             self.run
-                .events
                 .emit(EventType::LevelStarted, None, || json!({"level": level}));
         }
     }
@@ -301,7 +300,6 @@ impl<'a> ListRun<'a> {
         self.level_left[level] -= 1;
         if self.level_left[level] == 0 {
             self.run
-                .events
                 .emit(EventType::LevelCompleted, None, || json!({"level": level}));
             if self.ready.levels_mode {
                 let mut next = level + 1;
@@ -315,7 +313,7 @@ impl<'a> ListRun<'a> {
             self.remaining[d] -= 1;
             if self.remaining[d] == 0 {
                 let node = &self.list.nodes[d];
-                self.run.events.emit(
+                self.run.emit(
                     EventType::NodeQueued,
                     Some(&node.id),
                     || json!({"level": node.level}),
@@ -330,7 +328,7 @@ impl<'a> ListRun<'a> {
         self.mark_level_started(node.level);
         self.states[i].status = NodeStatus::Skipped;
         self.states[i].skip_reason = Some(reason);
-        self.run.events.emit(
+        self.run.emit(
             EventType::NodeSkipped,
             Some(&node.id),
             || json!({"reason": reason}),
@@ -349,7 +347,7 @@ impl<'a> ListRun<'a> {
             Ok(output) => {
                 state.status = NodeStatus::Succeeded;
                 state.output = Some(output);
-                self.run.events.emit(
+                self.run.emit(
                     EventType::NodeCompleted,
                     Some(&node.id),
                     || json!({"duration_ms": duration_ms, "attempts": outcome.attempts}),
@@ -360,7 +358,7 @@ impl<'a> ListRun<'a> {
                 state.status = NodeStatus::Failed;
                 state.error = Some(error.message.clone());
                 state.output = Some(Arc::new(json!({"success": false, "error": error.message})));
-                self.run.events.emit(EventType::NodeFailed, Some(&node.id), || {
+                self.run.emit(EventType::NodeFailed, Some(&node.id), || {
                     json!({"error": error.message, "kind": error.kind, "attempts": outcome.attempts, "duration_ms": duration_ms})
                 });
                 Some(error)

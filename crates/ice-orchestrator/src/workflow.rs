@@ -276,6 +276,7 @@ impl Workflow {
             run_id,
             budget: Arc::new(Budget::new(&settings)),
             depth: 0,
+            iteration: None,
             cancel: CancellationToken::new(),
             settings: ResolvedSettings::resolve(&settings),
             nested: Default::default(),
@@ -398,7 +399,7 @@ async fn drive(
     run: &RunShared,
 ) -> RunResult {
     let clock = Instant::now();
-    run.events.emit(
+    run.emit(
         EventType::WorkflowStarted,
         None,
         || json!({"workflow": name}),
@@ -469,7 +470,7 @@ async fn drive(
         RunStatus::Paused => EventType::WorkflowPaused,
         _ => EventType::WorkflowFailed,
     };
-    run.events.emit(
+    run.emit(
         final_event,
         None,
         || json!({"status": status, "duration_ms": duration_ms}),

@@ -203,3 +203,36 @@ nodes:
     assert_eq!(result.output["gate.fan"]["merged"]["side"], true);
     assert_eq!(result.nodes["gate.fan.other"].status, NodeStatus::Succeeded);
 }
+
+#[tokio::test]
+async fn events_of_loop_bodies_carry_the_iteration() {
+    let doc = r#"
+nodes:
+  - id: outer
+    type: loop
+    items_source: inputs.rows
+    body:
+      - id: inner
+        type: loop
+        items_source: item
+        body: [ { id: cell, type: tool, tool_name: expr, tool_args: { expression: "item" } } ]
+"#;
+    let wf = Workflow::from_str(doc).unwrap();
+    let mut handle = wf.start(json!({"rows": [[1, 2], [3]]})).unwrap();
+    let mut stream = handle.events().unwrap();
+    let mut tags = Vec::new();
+    while let Some(e) = stream.next_event().await {
+        if e.event_type == ice_orchestrator::ice_core::event::EventType::NodeCompleted
+            && e.node_id.as_deref() == Some("outer.inner.cell")
+        {
+            let it = &e.payload["iteration"];
+            tags.push((
+                it["outer"]["index"].as_u64().unwrap(),
+                it["index"].as_u64().unwrap(),
+            ));
+        }
+    }
+    let result = handle.result().await;
+    assert!(result.success, "{:?}", result.error);
+    assert_eq!(tags, [(0, 0), (0, 1), (1, 0)]);
+}

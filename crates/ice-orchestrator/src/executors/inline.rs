@@ -5,6 +5,7 @@
 use crate::error::{ErrorKind, NodeError};
 use crate::executor::{NodeCtx, PrepareCtx};
 use crate::plan::{build_list, NodeList};
+use crate::run::RunShared;
 use crate::scheduler::{run_list, ListOutcome, Stop};
 use ice_core::diagnostic::Findings;
 use ice_core::result::NodeStatus;
@@ -36,16 +37,18 @@ pub fn compile(
     })
 }
 
-/// Runs an inline list with the parent's context plus `extra` values.
+/// Runs an inline list as part of `run`, with the parent's context plus
+/// `extra` values.
 pub async fn run(
     list: &NodeList,
     ctx: &NodeCtx<'_>,
+    run: &RunShared,
     extra: Vec<(Arc<str>, Arc<Value>)>,
 ) -> ListOutcome {
     let context = ctx.context();
     let mut scope = context.scope();
     scope.extend(extra);
-    run_list(list, ctx.run, ctx.runtime, context.inputs(), &scope).await
+    run_list(list, run, ctx.runtime, context.inputs(), &scope).await
 }
 
 /// The first failure of a finished list, as an error of its parent; a

@@ -140,7 +140,8 @@ async fn iteration(
         (p.item_var.clone(), Arc::new(item)),
         (p.index_var.clone(), Arc::new(json!(index))),
     ];
-    let outcome = inline::run(&p.body, ctx, scope).await;
+    let run = ctx.run.for_iteration(ctx.node_id, index);
+    let outcome = inline::run(&p.body, ctx, &run, scope).await;
     if let Some(error) = inline::failure(&p.body, &outcome) {
         return Err(NodeError {
             message: format!("iteration {index}: {}", error.message),

@@ -134,6 +134,7 @@ impl NodeExecutor for WorkflowExecutor {
                 ..ResolvedSettings::resolve(&p.plan.settings)
             },
             depth,
+            iteration: ctx.run.iteration.clone(),
             nested: Default::default(),
         };
         let outcome = run_list(&p.plan.list, &child, ctx.runtime, &inputs, &[]).await;
