@@ -21,9 +21,14 @@ use std::sync::Arc;
 /// Runs `workflow` nodes.
 pub struct WorkflowExecutor;
 
-struct PreparedWorkflow {
+/// A compiled child workflow, ready to run as part of a parent run.
+pub struct ChildWorkflow {
     reference: String,
     plan: Plan,
+}
+
+struct PreparedWorkflow {
+    child: ChildWorkflow,
     overrides: Map<String, Value>,
     exposed: Vec<(String, String)>,
 }
@@ -63,37 +68,9 @@ impl NodeExecutor for WorkflowExecutor {
         let NodeKind::Workflow(w) = &node.kind else {
             return Err(format!("node `{}` is not a workflow node", node.id()));
         };
-        let (document, base_dir, key) = resolve(&w.workflow_ref, ctx)?;
-        if ctx.env.chain.contains(&key) {
-            let mut shown: Vec<&str> = ctx.env.chain.iter().map(String::as_str).collect();
-            shown.push(&key);
-            return Err(format!(
-                "workflow `{}` includes itself: {}",
-                w.workflow_ref,
-                shown.join(" -> ")
-            ));
-        }
-        let (blueprint, report) =
-            validate_document(&document, ctx.env.runtime, Findings::default());
-        let blueprint = blueprint
-            .ok_or_else(|| format!("workflow_ref `{}` is invalid:\n{report}", w.workflow_ref))?;
-        let mut chain = ctx.env.chain.to_vec();
-        chain.push(key);
-        let env = BuildEnv {
-            runtime: ctx.env.runtime,
-            base_dir: base_dir.as_deref(),
-            chain: &chain,
-        };
-        let mut f = Findings::default();
-        let plan = Plan::build(blueprint, ctx.id, env, &mut f)
-            .filter(|_| f.errors.is_empty())
-            .ok_or_else(|| {
-                let errors: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
-                format!("workflow_ref `{}`: {}", w.workflow_ref, errors.join("; "))
-            })?;
+        let child = compile_child(&w.workflow_ref, ctx)?;
         Ok(Some(Arc::new(PreparedWorkflow {
-            reference: w.workflow_ref.clone(),
-            plan,
+            child,
             overrides: w.config_overrides.clone(),
             exposed: w
                 .exposed_outputs
@@ -107,60 +84,13 @@ impl NodeExecutor for WorkflowExecutor {
         let p: &PreparedWorkflow = ctx
             .prepared()
             .ok_or_else(|| NodeError::validation("workflow node was not prepared"))?;
-        let depth = ctx.run.depth + 1;
-        let ceiling = ctx.run.settings.depth_ceiling;
-        if depth > ceiling {
-            return Err(NodeError::new(
-                ErrorKind::Budget,
-                format!("budget exceeded: depth_ceiling is {ceiling}"),
-            ));
-        }
         let mut inputs = match ctx.context().to_json() {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         inputs.remove("inputs");
         inputs.extend(p.overrides.clone());
-        let inputs = prepare_inputs(&p.plan, Value::Object(inputs)).map_err(|report| {
-            NodeError::validation(format!("inputs of workflow `{}`:\n{report}", p.reference))
-        })?;
-        let child = RunShared {
-            run_id: ctx.run.run_id.clone(),
-            events: ctx.run.events.clone(),
-            budget: ctx.run.budget.clone(),
-            cancel: ctx.run.cancel.child_token(),
-            settings: ResolvedSettings {
-                depth_ceiling: ceiling,
-                ..ResolvedSettings::resolve(&p.plan.settings)
-            },
-            depth,
-            iteration: ctx.run.iteration.clone(),
-            nested: Default::default(),
-        };
-        let outcome = run_list(&p.plan.list, &child, ctx.runtime, &inputs, &[]).await;
-        if outcome.stop == Some(Stop::Cancelled) {
-            return Err(NodeError::new(ErrorKind::Cancelled, "cancelled"));
-        }
-        let mut output = Map::new();
-        let mut failures = Vec::new();
-        for (node, state) in p.plan.list.nodes.iter().zip(&outcome.states) {
-            if let Some(out) = &state.output {
-                output.insert(node.local_id.to_string(), Value::clone(out));
-            }
-            if state.status == NodeStatus::Failed {
-                failures.push(format!(
-                    "Node {} failed: {}",
-                    node.local_id,
-                    state.error.as_deref().unwrap_or("unknown error")
-                ));
-            }
-        }
-        if !failures.is_empty() {
-            return Err(NodeError::tool(
-                format!("workflow `{}` failed: {}", p.reference, failures.join("; ")),
-                false,
-            ));
-        }
+        let output = run_child(&p.child, ctx, inputs).await?;
         if p.exposed.is_empty() {
             return Ok(Value::Object(output));
         }
@@ -170,11 +100,113 @@ impl NodeExecutor for WorkflowExecutor {
             let value = ice_core::path::lookup(&whole, path).ok_or_else(|| {
                 NodeError::validation(format!(
                     "exposed output `{name}`: the output of workflow `{}` has nothing at `{path}`",
-                    p.reference
+                    p.child.reference
                 ))
             })?;
             exposed.insert(name.clone(), value.clone());
         }
         Ok(Value::Object(exposed))
+    }
+}
+
+/// Resolves and compiles the workflow a node names; refuses one that
+/// includes itself.
+pub fn compile_child(reference: &str, ctx: &PrepareCtx<'_>) -> Result<ChildWorkflow, String> {
+    let (document, base_dir, key) = resolve(reference, ctx)?;
+    if ctx.env.chain.contains(&key) {
+        let mut shown: Vec<&str> = ctx.env.chain.iter().map(String::as_str).collect();
+        shown.push(&key);
+        return Err(format!(
+            "workflow `{reference}` includes itself: {}",
+            shown.join(" -> ")
+        ));
+    }
+    let (blueprint, report) = validate_document(&document, ctx.env.runtime, Findings::default());
+    let blueprint =
+        blueprint.ok_or_else(|| format!("workflow_ref `{reference}` is invalid:\n{report}"))?;
+    let mut chain = ctx.env.chain.to_vec();
+    chain.push(key);
+    let env = BuildEnv {
+        runtime: ctx.env.runtime,
+        base_dir: base_dir.as_deref(),
+        chain: &chain,
+    };
+    let mut f = Findings::default();
+    let plan = Plan::build(blueprint, ctx.id, env, &mut f)
+        .filter(|_| f.errors.is_empty())
+        .ok_or_else(|| {
+            let errors: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
+            format!("workflow_ref `{reference}`: {}", errors.join("; "))
+        })?;
+    Ok(ChildWorkflow {
+        reference: reference.to_owned(),
+        plan,
+    })
+}
+
+/// Runs a child workflow with these inputs as part of the parent's run
+/// (shared events, budgets and cancellation; one level deeper) and returns
+/// its `output` map: every node's output by id.
+pub async fn run_child(
+    child: &ChildWorkflow,
+    ctx: &NodeCtx<'_>,
+    inputs: Map<String, Value>,
+) -> Result<Map<String, Value>, NodeError> {
+    let depth = ctx.run.depth + 1;
+    let ceiling = ctx.run.settings.depth_ceiling;
+    if depth > ceiling {
+        return Err(NodeError::new(
+            ErrorKind::Budget,
+            format!("budget exceeded: depth_ceiling is {ceiling}"),
+        ));
+    }
+    let inputs = prepare_inputs(&child.plan, Value::Object(inputs)).map_err(|report| {
+        NodeError::validation(format!(
+            "inputs of workflow `{}`:\n{report}",
+            child.reference
+        ))
+    })?;
+    let run = RunShared {
+        run_id: ctx.run.run_id.clone(),
+        events: ctx.run.events.clone(),
+        budget: ctx.run.budget.clone(),
+        cancel: ctx.run.cancel.child_token(),
+        settings: ResolvedSettings {
+            depth_ceiling: ceiling,
+            ..ResolvedSettings::resolve(&child.plan.settings)
+        },
+        depth,
+        iteration: ctx.run.iteration.clone(),
+        nested: Default::default(),
+    };
+    let outcome = run_list(&child.plan.list, &run, ctx.runtime, &inputs, &[]).await;
+    if outcome.stop == Some(Stop::Cancelled) {
+        return Err(NodeError::new(ErrorKind::Cancelled, "cancelled"));
+    }
+    let mut output = Map::new();
+    let mut failures = Vec::new();
+    for (node, state) in child.plan.list.nodes.iter().zip(&outcome.states) {
+        if let Some(out) = &state.output {
+            output.insert(node.local_id.to_string(), Value::clone(out));
+        }
+        if state.status == NodeStatus::Failed {
+            failures.push(format!(
+                "Node {} failed: {}",
+                node.local_id,
+                state.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+    }
+    if failures.is_empty() {
+        Ok(output)
+    } else {
+        Err(NodeError::tool(
+            format!(
+                "workflow `{}` failed: {}",
+                child.reference,
+                failures.join("; ")
+            ),
+            false,
+        ))
     }
 }
