@@ -29,7 +29,7 @@ done
 # Control-flow nodes: per-iteration and per-branch overhead.
 python3 bench/gen_control.py "$out/control"
 : > "$out/control.jsonl"
-for f in loop_100 loop_1000 loop_10000 parallel_10 parallel_100; do
+for f in loop_100 loop_1000 loop_10000 parallel_10 parallel_100 recursive_50; do
   ./target/release/ice-bench "$out/control/$f.json" --repeat "$repeat" >> "$out/control.jsonl"
 done
 

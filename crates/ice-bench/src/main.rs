@@ -63,7 +63,10 @@ async fn bench(path: &PathBuf, args: &Args) -> Result<Value, String> {
     let nodes = doc["nodes"].as_array().map_or(0, Vec::len);
 
     let clock = Instant::now();
-    let wf = Workflow::from_value(doc).with_runtime(runtime);
+    // From the file, so that relative workflow references resolve.
+    let wf = Workflow::from_file(path)
+        .map_err(|e| e.to_string())?
+        .with_runtime(runtime);
     wf.validate().map_err(|e| e.to_string())?;
     let plan_time = clock.elapsed();
 

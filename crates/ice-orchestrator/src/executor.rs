@@ -55,6 +55,9 @@ pub struct PrepareCtx<'a> {
     pub id: &'a str,
     /// The runtime and the document being compiled.
     pub env: BuildEnv<'a>,
+    /// The configs of the node's list, for nodes that run siblings again
+    /// (recursive nodes).
+    pub siblings: &'a [NodeConfig],
 }
 
 /// Runs the nodes of one type.

@@ -133,6 +133,7 @@ pub fn build_list(
     let runtime = env.runtime;
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
     let gates = condition_gates(&nodes, &index);
+    let back_edges = recursive_back_edges(&nodes);
     let deps: Vec<Vec<usize>> = nodes
         .iter()
         .zip(&gates)
@@ -141,6 +142,7 @@ pub fn build_list(
                 .common
                 .dependencies
                 .iter()
+                .filter(|d| !back_edges.contains(&(n.id(), d.as_str())))
                 .filter_map(|d| index.get(d.as_str()).copied())
                 .collect();
             // A gated node waits for its condition even when it does not say so.
@@ -170,6 +172,15 @@ pub fn build_list(
         .map(|node| resolve_mappings(node, &index))
         .collect();
     let count = nodes.len();
+    // Recursive nodes run their sources again: they need the configs.
+    let siblings: Vec<NodeConfig> = if nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::Recursive(_)))
+    {
+        nodes.clone()
+    } else {
+        Vec::new()
+    };
     let mut plan_nodes = Vec::with_capacity(count);
     for (i, (((node, deps), mappings), gate)) in nodes
         .into_iter()
@@ -192,7 +203,14 @@ pub fn build_list(
         } else {
             format!("{prefix}.{}", node.id()).into()
         };
-        let prepared = match executor.prepare(&node, &PrepareCtx { id: &id, env }) {
+        let prepared = match executor.prepare(
+            &node,
+            &PrepareCtx {
+                id: &id,
+                env,
+                siblings: &siblings,
+            },
+        ) {
             Ok(p) => p,
             Err(message) => {
                 f.error(
@@ -253,6 +271,20 @@ fn condition_gates(
         }
     }
     gates
+}
+
+/// `(source, recursive node)` pairs: a source that lists its recursive node
+/// in `dependencies` (as iceOS documents do) declares the loop's back edge,
+/// which is not a dependency.
+fn recursive_back_edges(nodes: &[NodeConfig]) -> HashSet<(&str, &str)> {
+    nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::Recursive(r) => Some((n.id(), r)),
+            _ => None,
+        })
+        .flat_map(|(id, r)| r.recursive_sources.iter().map(move |s| (s.as_str(), id)))
+        .collect()
 }
 
 /// A node's input mappings with sources as indexes into its list.

@@ -167,3 +167,58 @@ async fn an_unknown_reference_is_a_validation_error() {
     assert!(!report.valid);
     assert!(report.errors[0].message.contains("nowhere.yaml"));
 }
+
+#[tokio::test]
+async fn a_recursive_node_repeats_its_sources_and_workflow_until_convergence() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "refine.yaml", "nodes:\n  - { id: improve, type: tool, tool_name: expr, tool_args: { expression: \"draft.result + 1\" } }\n");
+    let parent = write(
+        dir.path(),
+        "main.yaml",
+        r#"
+nodes:
+  - id: draft
+    type: tool
+    tool_name: expr
+    dependencies: [refine]
+    tool_args: { expression: "recursive_context.improve.result if recursive_context is defined else 0" }
+  - id: refine
+    type: recursive
+    dependencies: [draft]
+    recursive_sources: [draft]
+    workflow_ref: refine.yaml
+    convergence_condition: "result.improve.result >= 3 and iteration == history | length"
+    max_iterations: 10
+  - { id: after, type: tool, tool_name: echo, dependencies: [refine],
+      tool_args: { final: "{{ refine.result.improve.result }}", n: "{{ refine.iterations }}" } }
+  - id: stubborn
+    type: recursive
+    dependencies: [draft]
+    recursive_sources: [draft]
+    workflow_ref: refine.yaml
+    convergence_condition: "false"
+    max_iterations: 2
+"#,
+    );
+    let wf = Workflow::from_file(&parent).unwrap();
+    let result = wf.execute(json!({})).await.unwrap();
+    assert_eq!(result.nodes["draft"].level, 0);
+    assert_eq!(result.nodes["refine"].level, 1);
+    assert_eq!(
+        result.nodes["refine"].status,
+        NodeStatus::Succeeded,
+        "{:?}",
+        result.nodes["refine"].error
+    );
+    assert_eq!(*result.output["after"], json!({"final": 3, "n": 3}));
+    assert_eq!(result.output["refine"]["converged"], true);
+    assert_eq!(
+        result.output["refine"]["history"].as_array().unwrap().len(),
+        3
+    );
+    assert!(result.nodes["stubborn"]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("did not converge within max_iterations (2)"));
+}

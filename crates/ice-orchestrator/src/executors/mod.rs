@@ -4,12 +4,14 @@ mod condition;
 mod inline;
 mod loop_node;
 mod parallel;
+mod recursive;
 mod tool;
 mod workflow_node;
 
 pub use condition::ConditionExecutor;
 pub use loop_node::LoopExecutor;
 pub use parallel::ParallelExecutor;
+pub use recursive::RecursiveExecutor;
 pub use tool::ToolExecutor;
 pub use workflow_node::WorkflowExecutor;
 
@@ -23,4 +25,5 @@ pub fn register_builtins(registry: &mut ExecutorRegistry) {
     registry.register("loop", Arc::new(LoopExecutor));
     registry.register("parallel", Arc::new(ParallelExecutor));
     registry.register("workflow", Arc::new(WorkflowExecutor));
+    registry.register("recursive", Arc::new(RecursiveExecutor));
 }
