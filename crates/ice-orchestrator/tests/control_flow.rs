@@ -236,3 +236,53 @@ nodes:
     assert!(result.success, "{:?}", result.error);
     assert_eq!(tags, [(0, 0), (0, 1), (1, 0)]);
 }
+
+#[tokio::test]
+async fn retries_timeouts_and_cancellation_work_inside_nested_lists() {
+    let doc = r#"
+nodes:
+  - id: fan
+    type: parallel
+    branches:
+      - - id: each
+          type: loop
+          items_source: inputs.items
+          body:
+            - { id: flaky, type: tool, tool_name: fail, tool_args: { message: again, retryable: true },
+                retry_policy: { max_attempts: 2, backoff_seconds: 0 } }
+          continue_on_item_error: true
+      - - { id: slow, type: tool, tool_name: sleep, tool_args: { ms: 5000 }, timeout_seconds: 1 }
+"#;
+    let result = run(doc, json!({"items": [1]})).await;
+    assert!(result.output["fan.each"]["results"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("again"));
+    assert!(result.nodes["fan.slow"]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("timed out after 1s"));
+
+    let wf = Workflow::from_str(
+        r#"
+nodes:
+  - id: outer
+    type: loop
+    items_source: inputs.items
+    body: [ { id: nap, type: tool, tool_name: sleep, tool_args: { ms: 10000 } } ]
+"#,
+    )
+    .unwrap();
+    let handle = wf.start(json!({"items": [1, 2, 3]})).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    handle.cancel();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(5), handle.result())
+        .await
+        .expect("cancellation reaches the loop body");
+    assert_eq!(
+        result.status,
+        ice_orchestrator::ice_core::result::RunStatus::Cancelled
+    );
+    assert_eq!(result.nodes["outer"].status, NodeStatus::Cancelled);
+}
