@@ -20,6 +20,10 @@ fn run(args: &[&str], file: &Path) -> Output {
     ice().args(args).arg(file).output().unwrap()
 }
 
+fn exit_code(command: &mut Command) -> Option<i32> {
+    command.output().unwrap().status.code()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -77,13 +81,7 @@ fn exit_codes_say_success_failure_and_invalid_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        ice()
-            .args(["run", "--bogus-flag"])
-            .arg(&ok)
-            .output()
-            .unwrap()
-            .status
-            .code(),
+        exit_code(ice().args(["run", "--bogus-flag"]).arg(&ok)),
         Some(2)
     );
 }
@@ -177,12 +175,7 @@ fn tools_list_and_describe() {
         json!(["text", "chunk_size"])
     );
     assert_eq!(
-        ice()
-            .args(["tools", "describe", "nope"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
+        exit_code(ice().args(["tools", "describe", "nope"])),
         Some(2)
     );
 }

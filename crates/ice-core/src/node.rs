@@ -312,15 +312,7 @@ impl NodeConfig {
     /// The inline node lists of this node (condition paths, loop body,
     /// parallel branches), each with the field path it came from.
     pub fn inline_lists(&self) -> Vec<(String, Vec<&NodeConfig>)> {
-        fn inline(items: &[PathItem]) -> Vec<&NodeConfig> {
-            items
-                .iter()
-                .filter_map(|i| match i {
-                    PathItem::Node(n) => Some(n.as_ref()),
-                    PathItem::Name(_) => None,
-                })
-                .collect()
-        }
+        let inline = PathItem::inline_nodes;
         match &self.kind {
             NodeKind::Condition(c) => vec![
                 ("true_path".into(), inline(&c.true_path)),
@@ -482,6 +474,20 @@ impl<'de> Deserialize<'de> for PathItem {
                 .map(|n| PathItem::Node(Box::new(n)))
                 .map_err(serde::de::Error::custom),
         }
+    }
+}
+
+impl PathItem {
+    /// The inline nodes of a condition path, in order (names of top-level
+    /// nodes left out).
+    pub fn inline_nodes(items: &[PathItem]) -> Vec<&NodeConfig> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                PathItem::Node(n) => Some(n.as_ref()),
+                PathItem::Name(_) => None,
+            })
+            .collect()
     }
 }
 

@@ -23,16 +23,6 @@ struct PreparedCondition {
     false_path: NodeList,
 }
 
-fn inline_nodes(items: &[PathItem]) -> Vec<&NodeConfig> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            PathItem::Node(n) => Some(n.as_ref()),
-            PathItem::Name(_) => None,
-        })
-        .collect()
-}
-
 #[async_trait]
 impl NodeExecutor for ConditionExecutor {
     fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
@@ -42,8 +32,8 @@ impl NodeExecutor for ConditionExecutor {
         let expression = CompiledExpression::compile(&c.expression).map_err(|e| e.message)?;
         Ok(Some(Arc::new(PreparedCondition {
             expression,
-            true_path: inline::compile(&inline_nodes(&c.true_path), node, ctx, &[])?,
-            false_path: inline::compile(&inline_nodes(&c.false_path), node, ctx, &[])?,
+            true_path: inline::compile(&PathItem::inline_nodes(&c.true_path), node, ctx, &[])?,
+            false_path: inline::compile(&PathItem::inline_nodes(&c.false_path), node, ctx, &[])?,
         })))
     }
 
