@@ -6,6 +6,7 @@ use crate::error::NodeError;
 use crate::plan::BuildEnv;
 use crate::run::RunShared;
 use crate::runtime::Runtime;
+use crate::slots::Slot;
 use async_trait::async_trait;
 use ice_core::NodeConfig;
 use serde_json::Value;
@@ -32,6 +33,8 @@ pub struct NodeCtx<'a> {
     pub run: &'a RunShared,
     /// The attempt, from 1.
     pub attempt: u32,
+    /// The node's place among the run's running nodes.
+    pub slot: &'a Slot,
 }
 
 impl NodeCtx<'_> {

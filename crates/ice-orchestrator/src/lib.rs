@@ -33,6 +33,7 @@ pub mod retry;
 pub mod run;
 pub mod runtime;
 pub mod scheduler;
+pub mod slots;
 pub mod tool;
 pub mod tools;
 pub mod workflow;

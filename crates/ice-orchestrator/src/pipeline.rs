@@ -9,6 +9,7 @@ use crate::plan::PlanNode;
 use crate::retry::{backoff_delay, should_retry};
 use crate::run::RunShared;
 use crate::runtime::Runtime;
+use crate::slots::Slot;
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
 use serde_json::{json, Value};
@@ -34,6 +35,7 @@ pub async fn run_node(
     jinja: minijinja::Value,
     runtime: &Runtime,
     run: &RunShared,
+    slot: &Slot,
 ) -> NodeOutcome {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -52,6 +54,7 @@ pub async fn run_node(
             runtime,
             run,
             attempt,
+            slot,
         };
         let result = match tokio::time::timeout(timeout, node.executor.execute(&ctx)).await {
             Ok(result) => result,

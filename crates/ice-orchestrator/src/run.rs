@@ -5,6 +5,7 @@ use crate::error::{ErrorKind, NodeError};
 use crate::events::{EventSink, EventStream};
 use crate::plan::NodeList;
 use crate::scheduler::NodeState;
+use crate::slots::Slots;
 use ice_core::event::EventType;
 use ice_core::result::RunResult;
 use ice_core::{ExecutionMode, FailurePolicy, OnBudgetExceeded, RunSettings};
@@ -125,6 +126,8 @@ pub struct RunShared {
     pub budget: Arc<Budget>,
     /// Cancelled when the run is cancelled.
     pub cancel: CancellationToken,
+    /// `max_parallel` across the run, nested lists included.
+    pub slots: Slots,
     /// Settings with defaults applied.
     pub settings: ResolvedSettings,
     /// Sub-workflow nesting: 0 for the run itself.
@@ -163,6 +166,7 @@ impl RunShared {
             events: self.events.clone(),
             budget: self.budget.clone(),
             cancel: self.cancel.clone(),
+            slots: self.slots.clone(),
             settings: self.settings.clone(),
             depth: self.depth,
             iteration: Some(match &self.iteration {

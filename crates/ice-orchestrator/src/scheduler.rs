@@ -10,6 +10,7 @@ use crate::pipeline::{run_node, NodeOutcome};
 use crate::plan::{MappingSource, NodeList, PlanNode};
 use crate::run::RunShared;
 use crate::runtime::Runtime;
+use crate::slots::Slot;
 use futures::stream::{FuturesUnordered, StreamExt};
 use ice_core::event::EventType;
 use ice_core::result::{NodeStatus, SkipReason};
@@ -111,6 +112,12 @@ impl ReadyQueue {
     fn push(&mut self, node: usize, level: usize) {
         let slot = if self.levels_mode { level } else { 0 };
         self.by_level[slot].push(Reverse(node));
+    }
+
+    /// True when a node can be popped now.
+    fn has_ready(&self) -> bool {
+        let slot = if self.levels_mode { self.current } else { 0 };
+        self.by_level.get(slot).is_some_and(|h| !h.is_empty())
     }
 
     fn pop(&mut self) -> Option<usize> {
@@ -402,8 +409,15 @@ pub async fn run_list(
     let policy = run.settings.failure_policy;
     let cancelled = run.cancel.cancelled();
     tokio::pin!(cancelled);
+    // A slot taken but not used yet (a skipped node's, or one freed elsewhere).
+    let mut spare: Option<Slot> = None;
     loop {
-        while stop.is_none() && running.len() < run.settings.max_parallel {
+        let mut blocked = false;
+        while stop.is_none() && state.ready.has_ready() {
+            let Some(slot) = spare.take().or_else(|| run.slots.try_take()) else {
+                blocked = true;
+                break;
+            };
             let Some(i) = state.ready.pop() else { break };
             let node = &list.nodes[i];
             let decision = branch_gate(node, &state.states).and_then(|()| {
@@ -416,6 +430,7 @@ pub async fn run_list(
             });
             if let Err(reason) = decision {
                 state.skip(i, reason);
+                spare = Some(slot);
                 continue;
             }
             state.mark_level_started(node.level);
@@ -423,7 +438,7 @@ pub async fn run_list(
             let context = build_context(node, list, &state.states, inputs, scope);
             running.push(async move {
                 let outcome = match context {
-                    Ok(ctx) => run_node(node, ctx.into_jinja(), runtime, run).await,
+                    Ok(ctx) => run_node(node, ctx.into_jinja(), runtime, run, &slot).await,
                     Err(error) => NodeOutcome {
                         result: Err(error),
                         attempts: 0,
@@ -434,7 +449,7 @@ pub async fn run_list(
                 (i, outcome)
             });
         }
-        if running.is_empty() {
+        if running.is_empty() && !blocked {
             break;
         }
         tokio::select! {
@@ -443,7 +458,7 @@ pub async fn run_list(
                 stop = Some(Stop::Cancelled);
                 break;
             }
-            Some((i, outcome)) = running.next() => {
+            Some((i, outcome)) = running.next(), if !running.is_empty() => {
                 if let Some(error) = state.record(i, outcome) {
                     if error.kind == ErrorKind::Budget {
                         stop = Some(match run.settings.on_budget_exceeded {
@@ -458,6 +473,7 @@ pub async fn run_list(
                     }
                 }
             }
+            slot = run.slots.take(), if blocked => spare = Some(slot),
         }
     }
     drop(running);

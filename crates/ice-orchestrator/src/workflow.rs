@@ -7,6 +7,7 @@ use crate::plan::{BuildEnv, Plan};
 use crate::run::{new_run_id, Budget, ResolvedSettings, RunHandle, RunOptions, RunShared};
 use crate::runtime::Runtime;
 use crate::scheduler::{run_list, NodeState, Stop};
+use crate::slots::Slots;
 use ice_core::diagnostic::{Code, Diagnostic, Findings, ValidationReport};
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
@@ -271,6 +272,7 @@ impl Workflow {
             .overlay(&self.settings)
             .overlay(&options.settings);
         let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
+        let resolved = ResolvedSettings::resolve(&settings);
         let shared = RunShared {
             events: Arc::new(sink.unwrap_or_else(|| EventSink::disabled(&run_id))),
             run_id,
@@ -278,7 +280,8 @@ impl Workflow {
             depth: 0,
             iteration: None,
             cancel: CancellationToken::new(),
-            settings: ResolvedSettings::resolve(&settings),
+            slots: Slots::new(resolved.max_parallel),
+            settings: resolved,
             nested: Default::default(),
         };
         Ok((compiled, inputs, shared))

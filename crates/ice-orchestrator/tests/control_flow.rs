@@ -286,3 +286,60 @@ nodes:
     );
     assert_eq!(result.nodes["outer"].status, NodeStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn max_parallel_bounds_nested_nodes_too_without_deadlock() {
+    let doc = r#"
+max_parallel: 2
+nodes:
+  - id: fan
+    type: parallel
+    branches:
+      - [ { id: s1, type: tool, tool_name: sleep, tool_args: { ms: 30 } } ]
+      - [ { id: s2, type: tool, tool_name: sleep, tool_args: { ms: 30 } } ]
+      - [ { id: s3, type: tool, tool_name: sleep, tool_args: { ms: 30 } } ]
+      - [ { id: s4, type: tool, tool_name: sleep, tool_args: { ms: 30 } } ]
+  - id: side
+    type: loop
+    items_source: inputs.items
+    parallel: true
+    body: [ { id: nap, type: tool, tool_name: sleep, tool_args: { ms: 30 } } ]
+"#;
+    let wf = Workflow::from_str(doc).unwrap();
+    let mut handle = wf.start(json!({"items": [1, 2, 3]})).unwrap();
+    let mut stream = handle.events().unwrap();
+    let (mut now, mut max) = (0i32, 0i32);
+    while let Some(e) = stream.next_event().await {
+        let inner = e.node_id.as_deref().is_some_and(|id| id.contains('.'));
+        match e.event_type {
+            ice_orchestrator::ice_core::event::EventType::NodeStarted if inner => {
+                now += 1;
+                max = max.max(now);
+            }
+            ice_orchestrator::ice_core::event::EventType::NodeCompleted if inner => now -= 1,
+            _ => {}
+        }
+    }
+    let result = handle.result().await;
+    assert!(result.success, "{:?}", result.error);
+    assert_eq!(max, 2, "at most max_parallel nested nodes at once");
+
+    let nested_at_one = r#"
+max_parallel: 1
+nodes:
+  - id: each
+    type: loop
+    items_source: inputs.items
+    parallel: true
+    body:
+      - { id: gate, type: condition, expression: "item > 1",
+          true_path: [ { id: deep, type: parallel, branches: [ [ { id: leaf, type: tool, tool_name: echo } ] ] } ] }
+"#;
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        run(nested_at_one, json!({"items": [1, 2, 3]})),
+    )
+    .await
+    .expect("no deadlock with max_parallel 1");
+    assert!(result.success, "{:?}", result.error);
+}

@@ -48,6 +48,8 @@ pub async fn run(
     let context = ctx.context();
     let mut scope = context.scope();
     scope.extend(extra);
+    // The parent now only waits: its slot goes to the nested nodes.
+    ctx.slot.release();
     run_list(list, run, ctx.runtime, context.inputs(), &scope).await
 }
 

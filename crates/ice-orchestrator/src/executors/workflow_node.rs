@@ -171,6 +171,7 @@ pub async fn run_child(
         events: ctx.run.events.clone(),
         budget: ctx.run.budget.clone(),
         cancel: ctx.run.cancel.child_token(),
+        slots: ctx.run.slots.clone(),
         settings: ResolvedSettings {
             depth_ceiling: ceiling,
             ..ResolvedSettings::resolve(&child.plan.settings)
@@ -179,6 +180,7 @@ pub async fn run_child(
         iteration: ctx.run.iteration.clone(),
         nested: Default::default(),
     };
+    ctx.slot.release();
     let outcome = run_list(&child.plan.list, &run, ctx.runtime, &inputs, &[]).await;
     if outcome.stop == Some(Stop::Cancelled) {
         return Err(NodeError::new(ErrorKind::Cancelled, "cancelled"));
