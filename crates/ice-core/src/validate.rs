@@ -947,12 +947,6 @@ fn check_mapping_schema(
     }
 }
 
-/// Validates a document against the builtin catalog.
-pub fn validate_str(text: &str) -> ValidationReport {
-    let format = Format::detect(None, text);
-    validate_text(text, format, &BuiltinsOnly).1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
