@@ -269,7 +269,8 @@ fn check_blueprint(bp: &Blueprint, catalog: &dyn Catalog, f: &mut Findings) {
         declared_inputs: declared_inputs.as_ref(),
         top_ids: &top_ids,
     };
-    check_list(&bp.nodes, "$.nodes", &Scope::default(), &ctx, f);
+    let top: Vec<&NodeConfig> = bp.nodes.iter().collect();
+    check_list(&top, "$.nodes", &Scope::default(), &ctx, f);
     for (name, value) in &bp.header.outputs {
         if let Some(s) = value.as_str() {
             if let Err(e) = check_template(s) {
@@ -310,13 +311,13 @@ impl CheckContext<'_> {
 }
 
 fn check_list(
-    nodes: &[NodeConfig],
+    nodes: &[&NodeConfig],
     base: &str,
     scope: &Scope,
     ctx: &CheckContext,
     f: &mut Findings,
 ) {
-    let by_id: HashMap<&str, &NodeConfig> = nodes.iter().map(|n| (n.id(), n)).collect();
+    let by_id: HashMap<&str, &NodeConfig> = nodes.iter().map(|n| (n.id(), *n)).collect();
     for (i, node) in nodes.iter().enumerate() {
         let path = format!("{base}[{i}]");
         check_node(node, &path, &by_id, scope, ctx, f);
@@ -547,8 +548,7 @@ fn check_node(
                 .names
                 .insert(l.index_var.clone().unwrap_or_else(|| "index".into()));
         }
-        let owned: Vec<NodeConfig> = list.into_iter().cloned().collect();
-        check_list(&owned, &format!("{path}.{key}"), &inner, ctx, f);
+        check_list(&list, &format!("{path}.{key}"), &inner, ctx, f);
     }
 }
 

@@ -68,6 +68,26 @@ impl NodeContext {
         scope
     }
 
+    /// A context with the same inputs, dependency outputs and mappings (no
+    /// selection), for evaluating expressions next to the node's own
+    /// values (`until`, `convergence_condition`).
+    pub fn derived(&self) -> NodeContext {
+        let mut derived = NodeContext::new(self.inputs.clone());
+        derived.entries = self.scope();
+        derived
+    }
+
+    /// The context as an object of values without the `inputs` key: what a
+    /// sub-workflow started from this node gets as its run inputs.
+    pub fn as_child_inputs(&self) -> Map<String, Value> {
+        let mut map = match self.to_json() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        map.remove("inputs");
+        map
+    }
+
     /// The value under `key`, by priority: mappings, then dependency outputs,
     /// then `inputs`, then the flattened run inputs.
     pub fn get(&self, key: &str) -> Option<ContextValue<'_>> {

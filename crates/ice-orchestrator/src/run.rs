@@ -162,6 +162,19 @@ impl RunShared {
     /// budgets and cancellation; its own record of inline nodes.
     pub fn for_iteration(&self, loop_id: &str, index: usize) -> RunShared {
         RunShared {
+            iteration: Some(match &self.iteration {
+                None => serde_json::json!({"loop": loop_id, "index": index}),
+                Some(outer) => serde_json::json!({"loop": loop_id, "index": index, "outer": outer}),
+            }),
+            ..self.derived()
+        }
+    }
+
+    /// The same run for a nested part of it: shared events, budgets, slots
+    /// and cancellation, the same settings, a record of inline nodes of
+    /// its own.
+    pub fn derived(&self) -> RunShared {
+        RunShared {
             run_id: self.run_id.clone(),
             events: self.events.clone(),
             budget: self.budget.clone(),
@@ -169,10 +182,7 @@ impl RunShared {
             slots: self.slots.clone(),
             settings: self.settings.clone(),
             depth: self.depth,
-            iteration: Some(match &self.iteration {
-                None => serde_json::json!({"loop": loop_id, "index": index}),
-                Some(outer) => serde_json::json!({"loop": loop_id, "index": index, "outer": outer}),
-            }),
+            iteration: self.iteration.clone(),
             nested: Default::default(),
         }
     }

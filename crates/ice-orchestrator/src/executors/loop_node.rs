@@ -2,7 +2,6 @@
 //! results kept in item order), or until a condition holds.
 
 use super::inline;
-use crate::context::NodeContext;
 use crate::error::NodeError;
 use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::plan::NodeList;
@@ -194,10 +193,7 @@ async fn sequential(
         };
         results.extend(collect(p, vec![outcome])?);
         if let (Some(until), Some(result)) = (&p.until, result) {
-            let mut scope = NodeContext::new(ctx.context().inputs().clone());
-            for (k, v) in ctx.context().scope() {
-                scope.insert(k, v);
-            }
+            let mut scope = ctx.context().derived();
             scope.insert(p.item_var.clone(), Arc::new(item));
             scope.insert(p.index_var.clone(), Arc::new(json!(index)));
             scope.insert("result".into(), result);

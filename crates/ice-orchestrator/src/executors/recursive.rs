@@ -5,7 +5,6 @@
 
 use super::inline;
 use super::workflow_node::{compile_child, run_child, ChildWorkflow};
-use crate::context::NodeContext;
 use crate::error::NodeError;
 use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
 use crate::plan::NodeList;
@@ -103,11 +102,7 @@ impl NodeExecutor for RecursiveExecutor {
                     }
                 }
             }
-            let mut inputs = match ctx.context().to_json() {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            };
-            inputs.remove("inputs");
+            let mut inputs = ctx.context().as_child_inputs();
             inputs.extend(source_outputs.clone());
             if let Some(last) = history.last() {
                 inputs.insert(p.context_key.to_string(), last.clone());
@@ -117,10 +112,7 @@ impl NodeExecutor for RecursiveExecutor {
             let converged = match &p.convergence {
                 None => true,
                 Some(condition) => {
-                    let mut scope = NodeContext::new(ctx.context().inputs().clone());
-                    for (k, v) in ctx.context().scope() {
-                        scope.insert(k, v);
-                    }
+                    let mut scope = ctx.context().derived();
                     for (k, v) in &source_outputs {
                         scope.insert(k.as_str().into(), Arc::new(v.clone()));
                     }

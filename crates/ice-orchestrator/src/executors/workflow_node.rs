@@ -84,11 +84,7 @@ impl NodeExecutor for WorkflowExecutor {
         let p: &PreparedWorkflow = ctx
             .prepared()
             .ok_or_else(|| NodeError::validation("workflow node was not prepared"))?;
-        let mut inputs = match ctx.context().to_json() {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        inputs.remove("inputs");
+        let mut inputs = ctx.context().as_child_inputs();
         inputs.extend(p.overrides.clone());
         let output = run_child(&p.child, ctx, inputs).await?;
         if p.exposed.is_empty() {
@@ -167,18 +163,13 @@ pub async fn run_child(
         ))
     })?;
     let run = RunShared {
-        run_id: ctx.run.run_id.clone(),
-        events: ctx.run.events.clone(),
-        budget: ctx.run.budget.clone(),
         cancel: ctx.run.cancel.child_token(),
-        slots: ctx.run.slots.clone(),
         settings: ResolvedSettings {
             depth_ceiling: ceiling,
             ..ResolvedSettings::resolve(&child.plan.settings)
         },
         depth,
-        iteration: ctx.run.iteration.clone(),
-        nested: Default::default(),
+        ..ctx.run.derived()
     };
     ctx.slot.release();
     let outcome = run_list(&child.plan.list, &run, ctx.runtime, &inputs, &[]).await;
