@@ -41,6 +41,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::tools::ToolsCommand,
     },
+    /// Install the WebAssembly runtimes of code nodes.
+    #[cfg(feature = "wasm")]
+    Sandbox {
+        #[command(subcommand)]
+        command: commands::sandbox::SandboxCommand,
+    },
 }
 
 fn runtime(
@@ -53,6 +59,10 @@ fn runtime(
     }
     if let Some(dir) = workflows {
         builder = builder.workflows_dir(dir)?;
+    }
+    #[cfg(feature = "wasm")]
+    {
+        builder = builder.code_runner(std::sync::Arc::new(ice_sandbox::WasmSandbox::new()));
     }
     Ok(builder.build())
 }
@@ -93,6 +103,8 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => commands::validate::validate(args, runtime),
         Command::Tools { command } => commands::tools::tools(command, runtime),
+        #[cfg(feature = "wasm")]
+        Command::Sandbox { command } => commands::sandbox::sandbox(command),
     };
     ExitCode::from(code)
 }

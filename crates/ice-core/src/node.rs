@@ -455,6 +455,8 @@ pub struct CodeNode {
     pub imports: Vec<String>,
     /// Must stay true.
     pub sandbox: Option<bool>,
+    /// ice: the interpreter's memory cap in MiB (256 when absent).
+    pub memory_limit_mb: Option<u64>,
 }
 
 /// An entry of a condition path: an inline node or the id of a top-level node.

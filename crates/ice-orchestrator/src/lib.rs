@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod code;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -38,6 +39,7 @@ pub mod tool;
 pub mod tools;
 pub mod workflow;
 
+pub use code::{CodeLanguage, CodeLimits, CodePolicy, CodeRequest, CodeRunner, PrintStream};
 pub use context::NodeContext;
 pub use error::{ErrorKind, NodeError, WorkflowError};
 pub use events::EventStream;

@@ -1,6 +1,7 @@
 //! The runtime: the tools, executors and settings that workflows run with
 //! (iceOS's runtime wiring).
 
+use crate::code::{CodeLanguage, CodeLimits, CodePolicy, CodeRunner, CodeSnippet};
 use crate::executor::{ExecutorRegistry, NodeExecutor};
 use crate::tool::{Tool, ToolRegistry};
 use ice_core::diagnostic::Findings;
@@ -16,6 +17,7 @@ struct RuntimeInner {
     executors: ExecutorRegistry,
     workspace: PathBuf,
     workflows: HashMap<String, Arc<RegisteredWorkflow>>,
+    code: CodeSetup,
 }
 
 /// A workflow registered by name, for `workflow_ref`.
@@ -71,6 +73,7 @@ impl Runtime {
             executors,
             workspace,
             workflows: HashMap::new(),
+            code: CodeSetup::default(),
         }
     }
 
@@ -93,6 +96,26 @@ impl Runtime {
     pub fn workflow(&self, name: &str) -> Option<&Arc<RegisteredWorkflow>> {
         self.inner.workflows.get(name)
     }
+
+    /// The sandbox that runs code nodes, if this build has one.
+    pub fn code_runner(&self) -> Option<&Arc<dyn CodeRunner>> {
+        self.inner.code.runner.as_ref()
+    }
+
+    /// The registered code snippet of that name.
+    pub fn code_snippet(&self, name: &str) -> Option<&CodeSnippet> {
+        self.inner.code.snippets.get(name)
+    }
+
+    /// Which code nodes may run.
+    pub fn code_policy(&self) -> CodePolicy {
+        self.inner.code.policy
+    }
+
+    /// The default limits of code nodes.
+    pub fn code_limits(&self) -> CodeLimits {
+        self.inner.code.limits
+    }
 }
 
 impl Catalog for Runtime {
@@ -105,12 +128,32 @@ impl Catalog for Runtime {
     }
 }
 
+/// How code nodes run: the sandbox, the snippets, the policy and the limits.
+struct CodeSetup {
+    runner: Option<Arc<dyn CodeRunner>>,
+    snippets: HashMap<String, CodeSnippet>,
+    policy: CodePolicy,
+    limits: CodeLimits,
+}
+
+impl Default for CodeSetup {
+    fn default() -> Self {
+        CodeSetup {
+            runner: None,
+            snippets: HashMap::new(),
+            policy: CodePolicy::from_env(),
+            limits: CodeLimits::default(),
+        }
+    }
+}
+
 /// Builds a [`Runtime`].
 pub struct RuntimeBuilder {
     tools: ToolRegistry,
     executors: ExecutorRegistry,
     workspace: PathBuf,
     workflows: HashMap<String, Arc<RegisteredWorkflow>>,
+    code: CodeSetup,
 }
 
 impl RuntimeBuilder {
@@ -179,6 +222,42 @@ impl RuntimeBuilder {
         Ok(self)
     }
 
+    /// Sets the sandbox that runs code nodes (`ice_sandbox::WasmSandbox`).
+    pub fn code_runner(mut self, runner: Arc<dyn CodeRunner>) -> Self {
+        self.code.runner = Some(runner);
+        self
+    }
+
+    /// Registers a code snippet that code nodes run by giving its `name`.
+    pub fn code_snippet(
+        mut self,
+        name: impl Into<String>,
+        language: CodeLanguage,
+        source: impl Into<Arc<str>>,
+    ) -> Self {
+        self.code.snippets.insert(
+            name.into(),
+            CodeSnippet {
+                language,
+                source: source.into(),
+            },
+        );
+        self
+    }
+
+    /// Replaces the code policy read from `ICE_ENABLE_WASM` and
+    /// `ICE_ENABLE_INLINE_CODE`.
+    pub fn code_policy(mut self, policy: CodePolicy) -> Self {
+        self.code.policy = policy;
+        self
+    }
+
+    /// Sets the default limits of code nodes (256 MiB, 1 MiB of output).
+    pub fn code_limits(mut self, limits: CodeLimits) -> Self {
+        self.code.limits = limits;
+        self
+    }
+
     /// The runtime.
     pub fn build(self) -> Runtime {
         Runtime {
@@ -187,6 +266,7 @@ impl RuntimeBuilder {
                 executors: self.executors,
                 workspace: self.workspace,
                 workflows: self.workflows,
+                code: self.code,
             }),
         }
     }

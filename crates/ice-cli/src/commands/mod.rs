@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod run;
+#[cfg(feature = "wasm")]
+pub mod sandbox;
 pub mod tools;
 pub mod validate;
 

@@ -1,5 +1,6 @@
 //! The builtin node executors.
 
+mod code;
 mod condition;
 mod inline;
 mod loop_node;
@@ -8,6 +9,7 @@ mod recursive;
 mod tool;
 mod workflow_node;
 
+pub use code::CodeExecutor;
 pub use condition::ConditionExecutor;
 pub use loop_node::LoopExecutor;
 pub use parallel::ParallelExecutor;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 /// Registers every builtin node type that this build can run.
 pub fn register_builtins(registry: &mut ExecutorRegistry) {
     registry.register("tool", Arc::new(ToolExecutor));
+    registry.register("code", Arc::new(CodeExecutor));
     registry.register("condition", Arc::new(ConditionExecutor));
     registry.register("loop", Arc::new(LoopExecutor));
     registry.register("parallel", Arc::new(ParallelExecutor));
