@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod blueprint;
+pub mod conform;
 pub mod diagnostic;
 pub mod event;
 pub mod fields;

@@ -67,7 +67,7 @@ pub async fn run_node(
                 ),
             )),
         };
-        match result {
+        match result.and_then(|value| check_output(&node.config, value)) {
             Ok(value) => break Ok(value),
             Err(error)
                 if attempt < node.retry.max_attempts && should_retry(&error, &node.retry) =>
@@ -86,6 +86,20 @@ pub async fn run_node(
         attempts: attempt,
         started_at,
         duration: clock.elapsed(),
+    }
+}
+
+/// Checks an output against the node's `output_schema`, if it has one.
+fn check_output(node: &NodeConfig, output: Value) -> Result<Value, NodeError> {
+    let schema = &node.common.output_schema;
+    if schema.as_object().is_none_or(|s| s.is_empty()) {
+        return Ok(output);
+    }
+    match ice_core::conform::conform(&output, schema) {
+        Ok(()) => Ok(output),
+        Err(e) => Err(NodeError::validation(format!(
+            "the output does not match the output_schema: {e}"
+        ))),
     }
 }
 

@@ -414,3 +414,20 @@ async fn an_empty_tool_args_passes_the_context_filtered_to_the_parameters() {
     let result = wf.execute(json!({"unrelated": true})).await.unwrap();
     assert_eq!(result.output["t"]["text"], "x=1");
 }
+
+#[tokio::test]
+async fn an_output_that_breaks_the_output_schema_fails_the_node_without_retries() {
+    let doc = json!([{
+        "id": "e", "type": "tool", "tool_name": "echo", "tool_args": {"n": "three"},
+        "output_schema": {"n": "int"},
+        "retry_policy": {"max_attempts": 3, "backoff_seconds": 0}
+    }]);
+    let result = Workflow::from_value(doc).execute(json!({})).await.unwrap();
+    let node = &result.nodes["e"];
+    assert_eq!(node.status, NodeStatus::Failed);
+    assert_eq!(node.attempts, 1);
+    assert_eq!(
+        node.error.as_deref(),
+        Some("the output does not match the output_schema: $.n: expected int, got a string \"three\"")
+    );
+}

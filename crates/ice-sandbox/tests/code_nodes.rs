@@ -374,3 +374,21 @@ async fn nodes_run_at_once_and_cancellation_stops_the_code() {
     assert!(!result.success);
     assert_eq!(result.nodes["spin"].status, NodeStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn the_output_is_checked_against_the_output_schema() {
+    let schema =
+        json!({"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]});
+    let good = json!({"code": "def main(ctx):\n    return {'sum': 5}", "output_schema": schema});
+    let Some(result) = run_code(good, json!({})).await else {
+        return;
+    };
+    assert!(result.success, "{:?}", result.nodes["c"].error);
+    let bad =
+        json!({"language": "javascript", "code": "output = {sum: '5'}", "output_schema": schema});
+    let error = error_of(&run_code(bad, json!({})).await.unwrap());
+    assert_eq!(
+        error,
+        "the output does not match the output_schema: $.sum: expected integer, got a string \"5\""
+    );
+}
