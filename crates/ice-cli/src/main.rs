@@ -62,7 +62,11 @@ fn runtime(
     }
     #[cfg(feature = "wasm")]
     {
-        builder = builder.code_runner(std::sync::Arc::new(ice_sandbox::WasmSandbox::new()));
+        builder = builder
+            .code_runner(std::sync::Arc::new(ice_sandbox::WasmSandbox::new()))
+            .tool(ice_sandbox::CommandTool::new(
+                ice_sandbox::CommandPolicy::from_env(),
+            ));
     }
     Ok(builder.build())
 }

@@ -7,6 +7,9 @@
 //! gets a fresh instance from a pooling allocator; interpreter modules are
 //! compiled once per machine and kept precompiled.
 //!
+//! The [`command`] tool runs external programs as child processes under
+//! resource limits, in their own process group and working directory.
+//!
 //! The interpreters are not part of the repository: `ice sandbox install`
 //! (or [`runtimes::install`]) fetches them from the package registry and
 //! checks them against pinned checksums.
@@ -31,6 +34,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod command;
 mod engine;
 mod guest;
 mod javascript;
@@ -39,6 +43,7 @@ mod python;
 mod runner;
 pub mod runtimes;
 
+pub use command::{CommandPolicy, CommandTool};
 pub use runner::WasmSandbox;
 
 use guest::GuestState;
