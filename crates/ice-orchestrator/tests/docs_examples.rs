@@ -43,6 +43,11 @@ async fn the_guide_blueprints_validate_and_run() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
+        // Code nodes and the `command` tool belong to the sandbox crate,
+        // whose tests run that page.
+        if path.ends_with("code.md") {
+            continue;
+        }
         for block in yaml_blocks(&text) {
             let wf = Workflow::from_str(&block)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

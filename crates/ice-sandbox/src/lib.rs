@@ -42,6 +42,8 @@ mod output;
 mod python;
 mod runner;
 pub mod runtimes;
+#[doc(hidden)]
+pub mod testing;
 
 pub use command::{CommandPolicy, CommandTool};
 pub use runner::WasmSandbox;

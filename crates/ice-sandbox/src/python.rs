@@ -4,7 +4,8 @@
 use crate::guest::GuestState;
 use crate::Launch;
 use ice_orchestrator::CodeRequest;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::fmt::Write;
 use wasmtime::{Instance, Store};
 
 const PRELUDE: &str = include_str!("prelude/python.py");
@@ -23,8 +24,52 @@ pub(crate) fn launch(request: &CodeRequest, marker: &str) -> Launch {
         argv: ["python", "-I", "-S", "-u", "-c", PRELUDE]
             .map(String::from)
             .to_vec(),
-        stdin: stdin.to_string().into_bytes(),
+        stdin: python_literal(&stdin).into_bytes(),
         entry: Box::new(start),
+    }
+}
+
+/// A JSON value as a Python literal (`None`, `True`, dicts, lists…), which
+/// the prelude reads without importing `json`.
+fn python_literal(value: &Value) -> String {
+    let mut out = String::new();
+    write_literal(value, &mut out);
+    out
+}
+
+fn write_literal(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        // JSON numbers and strings (as serde_json escapes them) are Python
+        // literals too.
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_literal(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_literal(item, out);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -39,5 +84,19 @@ fn start(store: &mut Store<GuestState>, instance: &Instance) -> wasmtime::Result
             Ok(())
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_becomes_the_same_python_literal() {
+        let value = json!({"a": [null, true, false, 1, -2.5, "x\"y\\z\n\u{1}é"], "": {}});
+        assert_eq!(
+            python_literal(&value),
+            r#"{"a":[None,True,False,1,-2.5,"x\"y\\z\n\u0001é"],"":{}}"#
+        );
     }
 }

@@ -7,7 +7,7 @@ use ice_orchestrator::code::CodePolicy;
 use ice_orchestrator::ice_core::event::EventType;
 use ice_orchestrator::ice_core::result::{NodeStatus, RunResult};
 use ice_orchestrator::{CodeLanguage, Runtime, RuntimeBuilder, Workflow};
-use ice_sandbox::{runtimes, WasmSandbox};
+use ice_sandbox::{testing, WasmSandbox};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
@@ -16,14 +16,7 @@ fn sandbox() -> Option<Arc<WasmSandbox>> {
     static SANDBOX: OnceLock<Option<Arc<WasmSandbox>>> = OnceLock::new();
     SANDBOX
         .get_or_init(|| {
-            let dir = runtimes::default_dir();
-            if let Err(e) = runtimes::ensure_installed(&dir) {
-                if std::env::var_os("CI").is_some() {
-                    panic!("{e}");
-                }
-                eprintln!("SKIPPED: code node tests need the runtimes: {e}");
-                return None;
-            }
+            let dir = testing::runtimes_or_skip("code node tests")?;
             Some(Arc::new(WasmSandbox::with_runtimes_dir(dir)))
         })
         .clone()
@@ -391,4 +384,56 @@ async fn the_output_is_checked_against_the_output_schema() {
         error,
         "the output does not match the output_schema: $.sum: expected integer, got a string \"5\""
     );
+}
+
+#[tokio::test]
+async fn the_code_page_of_the_guide_runs() {
+    let Some(builder) = builder() else {
+        return;
+    };
+    let runtime = builder
+        .tool(ice_sandbox::CommandTool::new(ice_sandbox::CommandPolicy {
+            allow: vec!["wc".into()],
+        }))
+        .build();
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/nodes/code.md"
+    ))
+    .unwrap();
+    let blocks: Vec<&str> = page
+        .split("```yaml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 2);
+    for block in blocks {
+        let wf = Workflow::from_str(block)
+            .unwrap()
+            .with_runtime(runtime.clone());
+        let result = wf
+            .execute(json!({"items": [1, 2, 3], "text": "three short words"}))
+            .await
+            .unwrap();
+        assert!(result.success, "{block}: {:?}", result.error);
+    }
+}
+
+#[tokio::test]
+async fn values_cross_the_boundary_intact() {
+    let ctx = json!({"s": "é \" \\ \n \u{1} 😀", "n": [1, -2.5, 1e300, null, true], "deep": {"a": {"b": []}}});
+    let node = json!({"code": "def main(ctx):\n    return {'echo': ctx, 'keys': {1: 'one', None: 'none', True: 't'}, 'tuple': (1, 2)}"});
+    let Some(result) = run_code(node, ctx.clone()).await else {
+        return;
+    };
+    assert!(result.success, "{:?}", result.nodes["c"].error);
+    let out = &result.output["c"];
+    assert_eq!(out["echo"]["s"], ctx["s"]);
+    assert_eq!(out["echo"]["n"], ctx["n"]);
+    assert_eq!(out["echo"]["deep"], ctx["deep"]);
+    assert_eq!(
+        out["keys"],
+        json!({"1": "one", "null": "none", "true": "t"})
+    );
+    assert_eq!(out["tuple"], json!([1, 2]));
 }
