@@ -422,7 +422,7 @@ async fn the_code_page_of_the_guide_runs() {
 #[tokio::test]
 async fn values_cross_the_boundary_intact() {
     let ctx = json!({"s": "é \" \\ \n \u{1} 😀", "n": [1, -2.5, 1e300, null, true], "deep": {"a": {"b": []}}});
-    let node = json!({"code": "def main(ctx):\n    return {'echo': ctx, 'keys': {1: 'one', None: 'none', True: 't'}, 'tuple': (1, 2)}"});
+    let node = json!({"code": "def main(ctx):\n    return {'echo': ctx, 'keys': {1: 'one', None: 'none', 2.5: 'f'}, 'tuple': (1, 2)}"});
     let Some(result) = run_code(node, ctx.clone()).await else {
         return;
     };
@@ -431,9 +431,6 @@ async fn values_cross_the_boundary_intact() {
     assert_eq!(out["echo"]["s"], ctx["s"]);
     assert_eq!(out["echo"]["n"], ctx["n"]);
     assert_eq!(out["echo"]["deep"], ctx["deep"]);
-    assert_eq!(
-        out["keys"],
-        json!({"1": "one", "null": "none", "true": "t"})
-    );
+    assert_eq!(out["keys"], json!({"1": "one", "null": "none", "2.5": "f"}));
     assert_eq!(out["tuple"], json!([1, 2]));
 }
