@@ -1,23 +1,56 @@
 //! One run of an interpreter module: a fresh store with WASI (no files, no
 //! network, no environment), the memory cap, the epoch deadline that stops
-//! it on timeout or cancellation, and captured stdout and stderr.
+//! it on timeout or cancellation, and captured stdout and stderr. A guest
+//! may start before its request exists (a pre-started interpreter): what
+//! belongs to the request is its [`Assignment`], set when it is handed over.
 
-use crate::output::Capture;
+use crate::output::{Capture, CaptureStream};
+use crate::stdin::RequestPipe;
 use ice_orchestrator::PrintStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use wasmtime::{Engine, Instance, InstancePre, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
+
+/// What a guest runs for: its output capture, deadline and memory cap,
+/// and the flag that stops it.
+pub(crate) struct Assignment {
+    capture: Arc<OnceLock<Capture>>,
+    deadline: OnceLock<Instant>,
+    memory_bytes: AtomicUsize,
+    /// Set when the node is abandoned.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Assignment {
+    /// An assignment still to be made; until then the guest may use
+    /// `memory_bytes`.
+    pub(crate) fn pending(memory_bytes: usize) -> Arc<Self> {
+        Arc::new(Assignment {
+            capture: Arc::new(OnceLock::new()),
+            deadline: OnceLock::new(),
+            memory_bytes: AtomicUsize::new(memory_bytes),
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Binds the guest to a request.
+    pub(crate) fn assign(&self, capture: Capture, deadline: Option<Instant>, memory_bytes: usize) {
+        let _ = self.capture.set(capture);
+        if let Some(deadline) = deadline {
+            let _ = self.deadline.set(deadline);
+        }
+        self.memory_bytes.store(memory_bytes, Ordering::Relaxed);
+    }
+}
 
 /// What a guest's store holds.
 pub(crate) struct GuestState {
     wasi: WasiP1Ctx,
     memory: MemoryCap,
-    deadline: Option<Instant>,
-    stop: Arc<AtomicBool>,
+    assignment: Arc<Assignment>,
     stopped_by: Option<StopCause>,
 }
 
@@ -35,9 +68,10 @@ pub(crate) enum StopCause {
     Cancelled,
 }
 
-/// Refuses linear memory beyond a cap and remembers that it did.
+/// Refuses linear memory beyond the assignment's cap and remembers that it
+/// did.
 struct MemoryCap {
-    limit: usize,
+    assignment: Arc<Assignment>,
     refused: bool,
 }
 
@@ -48,7 +82,7 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        if desired > self.assignment.memory_bytes.load(Ordering::Relaxed) {
             self.refused = true;
             return Ok(false);
         }
@@ -70,15 +104,9 @@ pub(crate) struct GuestSetup {
     /// Its command line (the program name first).
     pub argv: Vec<String>,
     /// What it reads on stdin.
-    pub stdin: Vec<u8>,
-    /// Where its output goes.
-    pub capture: Capture,
-    /// Its memory cap in bytes.
-    pub memory_bytes: usize,
-    /// When to stop it.
-    pub deadline: Option<Instant>,
-    /// Set when the node is abandoned.
-    pub stop: Arc<AtomicBool>,
+    pub stdin: RequestPipe,
+    /// Its request's output, deadline, memory cap and stop flag.
+    pub assignment: Arc<Assignment>,
 }
 
 /// How a guest ended.
@@ -98,22 +126,22 @@ pub(crate) fn run(
     setup: GuestSetup,
     entry: impl FnOnce(&mut Store<GuestState>, &Instance) -> wasmtime::Result<()>,
 ) -> GuestEnd {
+    let capture = &setup.assignment.capture;
     let wasi = WasiCtxBuilder::new()
         .args(&setup.argv)
-        .stdin(MemoryInputPipe::new(setup.stdin))
-        .stdout(setup.capture.stream(PrintStream::Stdout))
-        .stderr(setup.capture.stream(PrintStream::Stderr))
+        .stdin(setup.stdin)
+        .stdout(CaptureStream::new(capture.clone(), PrintStream::Stdout))
+        .stderr(CaptureStream::new(capture.clone(), PrintStream::Stderr))
         .build_p1();
     let mut store = Store::new(
         engine,
         GuestState {
             wasi,
             memory: MemoryCap {
-                limit: setup.memory_bytes,
+                assignment: setup.assignment.clone(),
                 refused: false,
             },
-            deadline: setup.deadline,
-            stop: setup.stop,
+            assignment: setup.assignment,
             stopped_by: None,
         },
     );
@@ -121,9 +149,14 @@ pub(crate) fn run(
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
-        let cause = if state.stop.load(Ordering::Relaxed) {
+        let cause = if state.assignment.stop.load(Ordering::Relaxed) {
             Some(StopCause::Cancelled)
-        } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
+        } else if state
+            .assignment
+            .deadline
+            .get()
+            .is_some_and(|d| Instant::now() >= *d)
+        {
             Some(StopCause::Timeout)
         } else {
             None

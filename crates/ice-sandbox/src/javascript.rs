@@ -35,7 +35,6 @@ pub(crate) fn launch(request: &CodeRequest, marker: &str) -> Launch {
     ];
     Launch {
         argv: vec!["qjs".into()],
-        stdin: Vec::new(),
         entry: Box::new(move |store, instance| init_with(store, instance, &argv)),
     }
 }

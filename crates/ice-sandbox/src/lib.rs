@@ -39,9 +39,11 @@ mod engine;
 mod guest;
 mod javascript;
 mod output;
+mod pool;
 mod python;
 mod runner;
 pub mod runtimes;
+mod stdin;
 #[doc(hidden)]
 pub mod testing;
 
@@ -91,10 +93,8 @@ impl SandboxError {
 /// The call that runs a guest once it is instantiated.
 type Entry = Box<dyn FnOnce(&mut Store<GuestState>, &Instance) -> wasmtime::Result<()> + Send>;
 
-/// How to start one execution: the guest's command line, its stdin, and
-/// the call that runs it.
+/// How to start a guest: its command line and the call that runs it.
 pub(crate) struct Launch {
     argv: Vec<String>,
-    stdin: Vec<u8>,
     entry: Entry,
 }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use ice_orchestrator::PrintStream;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -67,14 +67,6 @@ impl Capture {
                 result: None,
                 lines,
             })),
-        }
-    }
-
-    /// The stream the guest sees as `which`.
-    pub(crate) fn stream(&self, which: PrintStream) -> CaptureStream {
-        CaptureStream {
-            capture: self.clone(),
-            which,
         }
     }
 
@@ -202,14 +194,27 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// One of the guest's output streams.
+/// One of the guest's output streams. What is written before the guest
+/// has a capture (a pre-started interpreter) is dropped.
 #[derive(Clone)]
 pub(crate) struct CaptureStream {
-    capture: Capture,
+    capture: Arc<OnceLock<Capture>>,
     which: PrintStream,
 }
 
 impl CaptureStream {
+    /// The stream `which` of the capture that `capture` will hold.
+    pub(crate) fn new(capture: Arc<OnceLock<Capture>>, which: PrintStream) -> Self {
+        CaptureStream { capture, which }
+    }
+
+    fn accept(&self, bytes: &[u8]) -> Result<(), Overflow> {
+        match self.capture.get() {
+            Some(capture) => capture.accept(self.which, bytes),
+            None => Ok(()),
+        }
+    }
+
     fn refusal(overflow: Overflow) -> StreamError {
         StreamError::trap(match overflow {
             Overflow::Printed => "printed output limit reached",
@@ -237,9 +242,7 @@ impl StdoutStream for CaptureStream {
 #[async_trait::async_trait]
 impl OutputStream for CaptureStream {
     fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        self.capture
-            .accept(self.which, &bytes)
-            .map_err(Self::refusal)
+        self.accept(&bytes).map_err(Self::refusal)
     }
 
     fn flush(&mut self) -> Result<(), StreamError> {
@@ -263,8 +266,7 @@ impl tokio::io::AsyncWrite for CaptureStream {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         Poll::Ready(
-            self.capture
-                .accept(self.which, buf)
+            self.accept(buf)
                 .map(|()| buf.len())
                 .map_err(|_| std::io::Error::other("output limit reached")),
         )

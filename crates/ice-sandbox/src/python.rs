@@ -2,7 +2,6 @@
 //! the request from stdin.
 
 use crate::guest::GuestState;
-use crate::Launch;
 use ice_orchestrator::CodeRequest;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -10,23 +9,24 @@ use wasmtime::{Instance, Store};
 
 const PRELUDE: &str = include_str!("prelude/python.py");
 
-/// The command line and stdin of a Python run.
-pub(crate) fn launch(request: &CodeRequest, marker: &str) -> Launch {
-    let stdin = json!({
+/// The interpreter's command line: isolated (no environment, no user
+/// site), no `site`, unbuffered so that prints reach `node.progress` as
+/// they happen, and the prelude, which waits for its request on stdin.
+pub(crate) fn command_line() -> Vec<String> {
+    ["python", "-I", "-S", "-u", "-c", PRELUDE]
+        .map(String::from)
+        .to_vec()
+}
+
+/// What the prelude reads on stdin.
+pub(crate) fn request(request: &CodeRequest, marker: &str) -> Vec<u8> {
+    let literal = json!({
         "marker": marker,
         "code": &*request.source,
         "ctx": &request.ctx,
         "imports": &request.imports,
     });
-    Launch {
-        // Isolated (no environment, no user site), no `site`, unbuffered so
-        // that prints reach `node.progress` as they happen.
-        argv: ["python", "-I", "-S", "-u", "-c", PRELUDE]
-            .map(String::from)
-            .to_vec(),
-        stdin: python_literal(&stdin).into_bytes(),
-        entry: Box::new(start),
-    }
+    python_literal(&literal).into_bytes()
 }
 
 /// A JSON value as a Python literal (`None`, `True`, dicts, lists…), which
@@ -74,7 +74,7 @@ fn write_literal(value: &Value, out: &mut String) {
 }
 
 /// Runs the interpreter's `_start`; exiting with status 0 is a normal end.
-fn start(store: &mut Store<GuestState>, instance: &Instance) -> wasmtime::Result<()> {
+pub(crate) fn start(store: &mut Store<GuestState>, instance: &Instance) -> wasmtime::Result<()> {
     let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
     match start.call(&mut *store, ()) {
         Err(e)

@@ -3,14 +3,15 @@
 //! printed lines back as they come, and is stopped through the epoch
 //! deadline when its node is abandoned.
 
-use crate::engine::{WasmEngine, MAX_WASM_STACK};
-use crate::guest::{self, GuestEnd, GuestSetup, GuestState, StopCause};
+use crate::engine::WasmEngine;
+use crate::guest::{self, Assignment, GuestEnd, GuestState, StopCause};
 use crate::output::{Capture, Overflow};
+use crate::pool::{self, Started, WarmPool};
 use crate::runtimes::{self, RuntimeFile};
 use crate::{javascript, python, Launch, SandboxError};
 use async_trait::async_trait;
 use ice_orchestrator::code::PrintSink;
-use ice_orchestrator::{CodeLanguage, CodeRequest, CodeRunner, ErrorKind, NodeError};
+use ice_orchestrator::{CodeLanguage, CodeLimits, CodeRequest, CodeRunner, ErrorKind, NodeError};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -18,11 +19,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use wasmtime::{InstancePre, Linker};
 
 /// Executions that may run at once (and instances the pool holds).
 const MAX_INSTANCES: u32 = 64;
+/// Python interpreters kept started ahead of their requests, once a
+/// Python code node has run.
+const WARM_PYTHON: usize = 2;
 
 /// Runs code nodes in WebAssembly.
 ///
@@ -37,6 +41,7 @@ struct Inner {
     runtimes_dir: PathBuf,
     parts: OnceLock<Result<Parts, SandboxError>>,
     running: Arc<Semaphore>,
+    python_pool: WarmPool,
 }
 
 /// The engine, the WASI linker and the loaded interpreters.
@@ -65,6 +70,7 @@ impl WasmSandbox {
                 runtimes_dir: dir.into(),
                 parts: OnceLock::new(),
                 running: Arc::new(Semaphore::new(MAX_INSTANCES as usize)),
+                python_pool: WarmPool::new(WARM_PYTHON),
             }),
         }
     }
@@ -109,55 +115,56 @@ impl Inner {
         Ok(pre)
     }
 
-    /// Runs one execution on the calling thread.
-    fn execute(
+    /// Starts a guest for a request (for Python, takes one that is
+    /// already waiting, and starts the next); returns it with what its
+    /// stdin must receive.
+    fn start(
         &self,
         request: &CodeRequest,
         marker: &str,
-        capture: Capture,
-        stop: Arc<AtomicBool>,
-    ) -> Execution {
-        let pre = match self.module(request.language) {
-            Ok(pre) => pre,
-            Err(e) => return Execution::Unavailable(e),
-        };
-        let Launch { argv, stdin, entry } = match request.language {
-            CodeLanguage::Python => python::launch(request, marker),
-            CodeLanguage::JavaScript => javascript::launch(request, marker),
-        };
-        let setup = GuestSetup {
-            argv,
-            stdin,
-            capture: capture.clone(),
-            memory_bytes: usize::try_from(request.limits.memory_bytes).unwrap_or(usize::MAX),
-            deadline: request.limits.timeout.map(|t| Instant::now() + t),
-            stop,
-        };
-        let engine = match self.parts() {
-            Ok(parts) => parts.engine.engine(),
-            Err(e) => return Execution::Unavailable(e),
-        };
-        let end = guest::run(engine, &pre, setup, entry);
-        Execution::Ended {
-            end,
-            overflow: capture.overflow(),
-            stderr_tail: capture.stderr_tail(),
-            record: capture.finish(),
+        capture: &Capture,
+    ) -> Result<(Started, Vec<u8>), SandboxError> {
+        let pre = self.module(request.language)?;
+        let engine = self.parts()?.engine.engine();
+        let runtime = tokio::runtime::Handle::current();
+        let memory = usize::try_from(request.limits.memory_bytes).unwrap_or(usize::MAX);
+        let thread_error =
+            |e: std::io::Error| SandboxError::Wasm(format!("cannot start a thread: {e}"));
+        match request.language {
+            CodeLanguage::Python => {
+                let launch = || Launch {
+                    argv: python::command_line(),
+                    entry: Box::new(python::start),
+                };
+                let pending = || Assignment::pending(CodeLimits::default().memory_bytes as usize);
+                let started = match self.python_pool.take() {
+                    Some(started) => started,
+                    None => pool::start(engine, &pre, launch(), pending(), runtime.clone())
+                        .map_err(thread_error)?,
+                };
+                self.python_pool.refill(|| {
+                    pool::start(engine, &pre, launch(), pending(), runtime.clone()).ok()
+                });
+                Ok((started, python::request(request, marker)))
+            }
+            CodeLanguage::JavaScript => {
+                let launch = javascript::launch(request, marker);
+                let assignment = Assignment::pending(memory);
+                assignment.assign(capture.clone(), deadline(&request.limits), memory);
+                let started =
+                    pool::start(engine, &pre, launch, assignment, runtime).map_err(thread_error)?;
+                Ok((started, Vec::new()))
+            }
         }
     }
 }
 
 /// What came of one execution.
-enum Execution {
-    /// The interpreter could not be loaded.
-    Unavailable(SandboxError),
-    /// The guest ran.
-    Ended {
-        end: GuestEnd,
-        overflow: Option<Overflow>,
-        stderr_tail: String,
-        record: Option<Vec<u8>>,
-    },
+struct Execution {
+    end: GuestEnd,
+    overflow: Option<Overflow>,
+    stderr_tail: String,
+    record: Option<Vec<u8>>,
 }
 
 /// The record that the preludes write.
@@ -196,39 +203,54 @@ impl CodeRunner for WasmSandbox {
             .acquire_owned()
             .await
             .map_err(|_| NodeError::new(ErrorKind::Internal, "the sandbox is shut down"))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let _stop_on_drop = StopOnDrop(stop.clone());
         let (lines_tx, mut lines) = mpsc::unbounded_channel();
         // The result record follows a secret marker, so that printed text
         // cannot pass for it by accident.
         let marker = format!("\u{1e}ice-result-{:032x}:", rand::random::<u128>());
         let capture = Capture::new(marker.clone(), request.limits.output_bytes, lines_tx);
-        let (done_tx, done) = oneshot::channel();
-        let inner = self.inner.clone();
-        let handle = tokio::runtime::Handle::current();
         let limits = request.limits;
         let language = request.language;
-        std::thread::Builder::new()
-            .name("ice-code".into())
-            .stack_size(MAX_WASM_STACK + (4 << 20))
-            .spawn(move || {
-                let _runtime = handle.enter();
-                let _ = done_tx.send(inner.execute(&request, &marker, capture, stop));
-            })
-            .map_err(|e| {
-                NodeError::new(
-                    ErrorKind::Internal,
-                    format!("cannot start the sandbox thread: {e}"),
-                )
-            })?;
-        while let Some((stream, line)) = lines.recv().await {
+        // Loading a module (compiling it, the first time) blocks.
+        let inner = self.inner.clone();
+        let for_start = capture.clone();
+        let (started, stdin) =
+            tokio::task::spawn_blocking(move || inner.start(&request, &marker, &for_start))
+                .await
+                .map_err(|e| {
+                    NodeError::new(ErrorKind::Internal, format!("the sandbox failed: {e}"))
+                })?
+                .map_err(|e| NodeError::validation(e.to_string()))?;
+        let Started {
+            assignment,
+            stdin: pipe,
+            mut done,
+        } = started;
+        let _stop_on_drop = StopOnDrop(assignment.stop.clone());
+        let memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        assignment.assign(capture.clone(), deadline(&limits), memory);
+        pipe.send(stdin);
+        let end = loop {
+            tokio::select! {
+                Some((stream, line)) = lines.recv() => print(stream, &line),
+                end = &mut done => break end.map_err(|_| NodeError::new(ErrorKind::Internal, "the sandbox thread died"))?,
+            }
+        };
+        let execution = Execution {
+            end,
+            overflow: capture.overflow(),
+            stderr_tail: capture.stderr_tail(),
+            record: capture.finish(),
+        };
+        while let Ok((stream, line)) = lines.try_recv() {
             print(stream, &line);
         }
-        let execution = done
-            .await
-            .map_err(|_| NodeError::new(ErrorKind::Internal, "the sandbox thread died"))?;
         conclude(execution, language, &limits)
     }
+}
+
+/// When an execution that starts now must end.
+fn deadline(limits: &CodeLimits) -> Option<Instant> {
+    limits.timeout.map(|t| Instant::now() + t)
 }
 
 /// Turns an execution into the node's output or an error that names the
@@ -238,15 +260,12 @@ fn conclude(
     language: CodeLanguage,
     limits: &ice_orchestrator::CodeLimits,
 ) -> Result<Value, NodeError> {
-    let (end, overflow, stderr_tail, record) = match execution {
-        Execution::Unavailable(e) => return Err(NodeError::validation(e.to_string())),
-        Execution::Ended {
-            end,
-            overflow,
-            stderr_tail,
-            record,
-        } => (end, overflow, stderr_tail, record),
-    };
+    let Execution {
+        end,
+        overflow,
+        stderr_tail,
+        record,
+    } = execution;
     let failure = |message: String| Err(NodeError::tool(message, false));
     match end.stopped_by {
         Some(StopCause::Timeout) => {

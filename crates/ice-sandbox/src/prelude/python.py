@@ -1,5 +1,6 @@
-# The prelude of Python code nodes. It reads the request (marker, code,
-# ctx, imports) from stdin as a Python literal, runs the code in a fresh
+# The prelude of Python code nodes. It may start before there is a request:
+# it waits on stdin for the request (marker, code, ctx, imports) as a
+# Python literal (an empty stdin ends it), runs the code in a fresh
 # namespace, and writes the result record (JSON) after the marker on
 # stdout. It imports nothing heavy itself, so that start-up stays short:
 # the request is a literal, and the record is encoded here.
@@ -78,9 +79,10 @@ def _ice_execute(request, namespace):
 
 
 def _ice_run():
-    request = eval(sys.stdin.read(), {"__builtins__": {}})
-    if not request:
+    text = sys.stdin.read()
+    if not text:
         return
+    request = eval(text, {"__builtins__": {}})
     marker = request.pop("marker")
     namespace = {"__name__": "__main__", "ctx": request["ctx"]}
     try:
