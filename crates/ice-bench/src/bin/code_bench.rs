@@ -1,7 +1,7 @@
 //! `code_bench`: what code nodes cost. For Python and JavaScript it prints
 //! one JSON line each: the interpreter's compile time (once per machine),
 //! the first run in a new process (precompiled module loaded), the median
-//! warm run of one node, and the throughput of a workflow of N code nodes.
+//! warm run of one node (after a pause, or back to back with `--gap-ms 0`), and the throughput of a workflow of N code nodes.
 
 use clap::Parser;
 use ice_orchestrator::{CodeLanguage, Runtime, Workflow};
@@ -16,6 +16,10 @@ struct Args {
     /// Single-node runs measured for the warm figure.
     #[arg(long, default_value_t = 20)]
     repeat: usize,
+    /// Pause before each warm run, so that the interpreters started ahead
+    /// of time are ready (0: back to back).
+    #[arg(long, default_value_t = 300)]
+    gap_ms: u64,
     /// Code nodes in the throughput workflow.
     #[arg(long, default_value_t = 1000)]
     nodes: usize,
@@ -66,6 +70,7 @@ async fn bench(language: CodeLanguage, args: &Args) -> Result<Value, String> {
     let first = run(&sandbox, json!([node(language, "n")])).await?;
     let mut warm = Vec::with_capacity(args.repeat);
     for _ in 0..args.repeat.max(1) {
+        tokio::time::sleep(Duration::from_millis(args.gap_ms)).await;
         warm.push(run(&sandbox, json!([node(language, "n")])).await?);
     }
     warm.sort();
