@@ -100,6 +100,8 @@ def _ice_run():
     sys.stdout.flush()
     sys.stderr.flush()
     os.write(1, (marker + record).encode())
+    # The interpreter is thrown away: skip its finalisation.
+    os._exit(0)
 
 
 _ice_run()
