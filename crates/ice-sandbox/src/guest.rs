@@ -119,13 +119,15 @@ pub(crate) struct GuestEnd {
     pub stopped_by: Option<StopCause>,
 }
 
-/// Instantiates the module in a fresh store and runs `entry` on it.
+/// Instantiates the module in a fresh store, runs `entry` on it, and hands
+/// how it ended to `report` before the store (and its memory) is released.
 pub(crate) fn run(
     engine: &Engine,
     pre: &InstancePre<GuestState>,
     setup: GuestSetup,
     entry: impl FnOnce(&mut Store<GuestState>, &Instance) -> wasmtime::Result<()>,
-) -> GuestEnd {
+    report: impl FnOnce(GuestEnd),
+) {
     let capture = &setup.assignment.capture;
     let wasi = WasiCtxBuilder::new()
         .args(&setup.argv)
@@ -174,9 +176,9 @@ pub(crate) fn run(
         .and_then(|instance| entry(&mut store, &instance))
         .err();
     let state = store.data();
-    GuestEnd {
+    report(GuestEnd {
         error,
         memory_refused: state.memory.refused,
         stopped_by: state.stopped_by,
-    }
+    });
 }

@@ -43,7 +43,9 @@ pub(crate) fn start(
         .stack_size(MAX_WASM_STACK + (4 << 20))
         .spawn(move || {
             let _runtime = runtime.enter();
-            let _ = done_tx.send(guest::run(&engine, &pre, setup, launch.entry));
+            guest::run(&engine, &pre, setup, launch.entry, |end| {
+                let _ = done_tx.send(end);
+            });
         })?;
     Ok(Started {
         assignment,
