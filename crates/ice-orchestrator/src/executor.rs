@@ -8,7 +8,7 @@ use crate::run::RunShared;
 use crate::runtime::Runtime;
 use crate::slots::Slot;
 use async_trait::async_trait;
-use ice_core::NodeConfig;
+use ice_core::{Code, NodeConfig};
 use serde_json::Value;
 use std::any::Any;
 use std::collections::HashMap;
@@ -63,6 +63,41 @@ pub struct PrepareCtx<'a> {
     pub siblings: &'a [NodeConfig],
 }
 
+/// Why a node cannot be prepared: a validation finding of the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepareError {
+    /// The stable code (`E_NODE_CONFIG` unless said otherwise).
+    pub code: Code,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PrepareError {
+    /// A reference (to a workflow, say) that resolves to nothing.
+    pub fn unknown_ref(message: impl Into<String>) -> Self {
+        PrepareError {
+            code: Code::UnknownRef,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for PrepareError {
+    /// An `E_NODE_CONFIG` finding.
+    fn from(message: String) -> Self {
+        PrepareError {
+            code: Code::NodeConfig,
+            message,
+        }
+    }
+}
+
+impl From<&str> for PrepareError {
+    fn from(message: &str) -> Self {
+        PrepareError::from(message.to_owned())
+    }
+}
+
 /// Runs the nodes of one type.
 ///
 /// ```
@@ -84,8 +119,9 @@ pub struct PrepareCtx<'a> {
 #[async_trait]
 pub trait NodeExecutor: Send + Sync + 'static {
     /// Compiles what a node needs, once per workflow (templates, say). An
-    /// error here makes the workflow invalid (`E_NODE_CONFIG`).
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    /// error here makes the workflow invalid (`E_NODE_CONFIG`, or the code
+    /// the error carries).
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let _ = (node, ctx);
         Ok(None)
     }

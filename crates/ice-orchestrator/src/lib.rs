@@ -43,7 +43,7 @@ pub use code::{CodeLanguage, CodeLimits, CodePolicy, CodeRequest, CodeRunner, Pr
 pub use context::NodeContext;
 pub use error::{ErrorKind, NodeError, WorkflowError};
 pub use events::EventStream;
-pub use executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+pub use executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 pub use ice_core;
 pub use run::{RunHandle, RunOptions};
 pub use runtime::{Runtime, RuntimeBuilder};

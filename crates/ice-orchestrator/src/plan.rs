@@ -212,13 +212,8 @@ pub fn build_list(
             },
         ) {
             Ok(p) => p,
-            Err(message) => {
-                f.error(
-                    Code::NodeConfig,
-                    Some(node.id()),
-                    format!("$.nodes[{i}]"),
-                    message,
-                );
+            Err(e) => {
+                f.error(e.code, Some(node.id()), format!("$.nodes[{i}]"), e.message);
                 continue;
             }
         };

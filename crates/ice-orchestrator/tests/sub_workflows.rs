@@ -2,6 +2,7 @@
 
 use ice_orchestrator::ice_core::event::EventType;
 use ice_orchestrator::ice_core::result::NodeStatus;
+use ice_orchestrator::ice_core::Code;
 use ice_orchestrator::{Runtime, Workflow};
 use serde_json::json;
 use std::path::Path;
@@ -160,11 +161,24 @@ nodes:
 
 #[tokio::test]
 async fn an_unknown_reference_is_a_validation_error() {
-    let report = Workflow::from_value(
-        json!([{"id": "w", "type": "workflow", "workflow_ref": "nowhere.yaml"}]),
-    )
+    let report = Workflow::from_value(json!([
+        {"id": "w", "type": "workflow", "workflow_ref": "nowhere.yaml"},
+        {"id": "r", "type": "recursive", "workflow_ref": "nowhere.yaml", "recursive_sources": ["w"], "dependencies": ["w"]}
+    ]))
     .report();
     assert!(!report.valid);
+    let codes: Vec<_> = report
+        .errors
+        .iter()
+        .map(|e| (e.code, e.node.clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (Code::UnknownRef, Some("w".to_string())),
+            (Code::UnknownRef, Some("r".to_string()))
+        ]
+    );
     assert!(report.errors[0].message.contains("nowhere.yaml"));
 }
 

@@ -4,7 +4,7 @@
 
 use crate::code::{CodeLanguage, CodeLimits, CodeRequest, PrintStream};
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use async_trait::async_trait;
 use ice_core::event::EventType;
 use ice_core::node::{NodeConfig, NodeKind};
@@ -27,9 +27,9 @@ struct PreparedCode {
 
 #[async_trait]
 impl NodeExecutor for CodeExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Code(c) = &node.kind else {
-            return Err(format!("node `{}` is not a code node", node.id()));
+            return Err(format!("node `{}` is not a code node", node.id()).into());
         };
         if c.sandbox == Some(false) {
             return Err(
@@ -58,7 +58,8 @@ impl NodeExecutor for CodeExecutor {
                     return Err(format!(
                         "the code snippet `{name}` is {}, but the node says {declared}",
                         snippet.language
-                    ));
+                    )
+                    .into());
                 }
                 (snippet.language, snippet.source.clone(), false)
             }

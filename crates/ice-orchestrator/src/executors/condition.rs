@@ -4,7 +4,7 @@
 
 use super::inline;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::NodeList;
 use crate::scheduler::NodeState;
 use async_trait::async_trait;
@@ -25,9 +25,9 @@ struct PreparedCondition {
 
 #[async_trait]
 impl NodeExecutor for ConditionExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Condition(c) = &node.kind else {
-            return Err(format!("node `{}` is not a condition node", node.id()));
+            return Err(format!("node `{}` is not a condition node", node.id()).into());
         };
         let expression = CompiledExpression::compile(&c.expression).map_err(|e| e.message)?;
         Ok(Some(Arc::new(PreparedCondition {

@@ -3,7 +3,7 @@
 
 use super::inline;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::NodeList;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
@@ -40,9 +40,9 @@ struct PreparedLoop {
 
 #[async_trait]
 impl NodeExecutor for LoopExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Loop(l) = &node.kind else {
-            return Err(format!("node `{}` is not a loop node", node.id()));
+            return Err(format!("node `{}` is not a loop node", node.id()).into());
         };
         let item_var = l.item_var.clone().unwrap_or_else(|| "item".into());
         let index_var = l.index_var.clone().unwrap_or_else(|| "index".into());

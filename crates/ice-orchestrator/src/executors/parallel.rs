@@ -4,7 +4,7 @@
 
 use super::inline;
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::NodeList;
 use crate::scheduler::NodeState;
 use async_trait::async_trait;
@@ -65,9 +65,9 @@ fn wait_strategy(value: Option<&Value>, branches: usize) -> Result<WaitStrategy,
 
 #[async_trait]
 impl NodeExecutor for ParallelExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Parallel(p) = &node.kind else {
-            return Err(format!("node `{}` is not a parallel node", node.id()));
+            return Err(format!("node `{}` is not a parallel node", node.id()).into());
         };
         let branches = p
             .branches
@@ -82,7 +82,8 @@ impl NodeExecutor for ParallelExecutor {
             (true, Some(other)) => {
                 return Err(format!(
                     "unknown merge_strategy `{other}` (error, last_wins or collect)"
-                ))
+                )
+                .into())
             }
         };
         Ok(Some(Arc::new(PreparedParallel {

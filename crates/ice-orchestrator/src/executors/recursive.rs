@@ -6,7 +6,7 @@
 use super::inline;
 use super::workflow_node::{compile_child, run_child, ChildWorkflow};
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::NodeList;
 use async_trait::async_trait;
 use ice_core::node::{NodeConfig, NodeKind};
@@ -31,9 +31,9 @@ struct PreparedRecursive {
 
 #[async_trait]
 impl NodeExecutor for RecursiveExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Recursive(r) = &node.kind else {
-            return Err(format!("node `{}` is not a recursive node", node.id()));
+            return Err(format!("node `{}` is not a recursive node", node.id()).into());
         };
         let reference = match (&r.workflow_ref, &r.agent_package) {
             (Some(reference), _) => reference,
@@ -41,9 +41,9 @@ impl NodeExecutor for RecursiveExecutor {
                 return Err(format!(
                     "recursive node `{}` names agent package `{agent}`: agent packages need agent nodes, which this build does not have yet; use workflow_ref",
                     node.id()
-                ))
+                ).into())
             }
-            (None, None) => return Err(format!("recursive node `{}` needs workflow_ref", node.id())),
+            (None, None) => return Err(format!("recursive node `{}` needs workflow_ref", node.id()).into()),
         };
         let sources: Vec<&NodeConfig> = ctx
             .siblings
@@ -54,7 +54,8 @@ impl NodeExecutor for RecursiveExecutor {
             return Err(format!(
                 "recursive node `{}`: every recursive source must be a node of its list",
                 node.id()
-            ));
+            )
+            .into());
         }
         let context_key = r
             .context_key

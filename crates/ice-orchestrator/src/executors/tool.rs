@@ -2,7 +2,7 @@
 //! the tool budget, call the tool.
 
 use crate::error::NodeError;
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::tool::{Tool, ToolContext};
 use async_trait::async_trait;
 use ice_core::node::{NodeConfig, NodeKind};
@@ -25,9 +25,9 @@ struct PreparedTool {
 
 #[async_trait]
 impl NodeExecutor for ToolExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Tool(t) = &node.kind else {
-            return Err(format!("node `{}` is not a tool node", node.id()));
+            return Err(format!("node `{}` is not a tool node", node.id()).into());
         };
         let tool = ctx
             .env

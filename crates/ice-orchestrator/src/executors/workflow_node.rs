@@ -3,7 +3,7 @@
 //! expose its outputs.
 
 use crate::error::{ErrorKind, NodeError};
-use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, Prepared};
+use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::{BuildEnv, Plan};
 use crate::run::{ResolvedSettings, RunShared};
 use crate::scheduler::{run_list, Stop};
@@ -38,7 +38,7 @@ struct PreparedWorkflow {
 fn resolve(
     reference: &str,
     ctx: &PrepareCtx<'_>,
-) -> Result<(Value, Option<PathBuf>, String), String> {
+) -> Result<(Value, Option<PathBuf>, String), PrepareError> {
     if let Some(registered) = ctx.env.runtime.workflow(reference) {
         return Ok((
             registered.document.clone(),
@@ -51,7 +51,7 @@ fn resolve(
         None => PathBuf::from(reference),
     };
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("workflow_ref `{reference}` is neither a registered workflow nor a readable file ({}: {e})", path.display()))?;
+        .map_err(|e| PrepareError::unknown_ref(format!("workflow_ref `{reference}` is neither a registered workflow nor a readable file ({}: {e})", path.display())))?;
     let key = std::fs::canonicalize(&path)
         .unwrap_or_else(|_| path.clone())
         .display()
@@ -64,9 +64,9 @@ fn resolve(
 
 #[async_trait]
 impl NodeExecutor for WorkflowExecutor {
-    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, String> {
+    fn prepare(&self, node: &NodeConfig, ctx: &PrepareCtx<'_>) -> Result<Prepared, PrepareError> {
         let NodeKind::Workflow(w) = &node.kind else {
-            return Err(format!("node `{}` is not a workflow node", node.id()));
+            return Err(format!("node `{}` is not a workflow node", node.id()).into());
         };
         let child = compile_child(&w.workflow_ref, ctx)?;
         Ok(Some(Arc::new(PreparedWorkflow {
@@ -107,7 +107,7 @@ impl NodeExecutor for WorkflowExecutor {
 
 /// Resolves and compiles the workflow a node names; refuses one that
 /// includes itself.
-pub fn compile_child(reference: &str, ctx: &PrepareCtx<'_>) -> Result<ChildWorkflow, String> {
+pub fn compile_child(reference: &str, ctx: &PrepareCtx<'_>) -> Result<ChildWorkflow, PrepareError> {
     let (document, base_dir, key) = resolve(reference, ctx)?;
     if ctx.env.chain.contains(&key) {
         let mut shown: Vec<&str> = ctx.env.chain.iter().map(String::as_str).collect();
@@ -115,7 +115,8 @@ pub fn compile_child(reference: &str, ctx: &PrepareCtx<'_>) -> Result<ChildWorkf
         return Err(format!(
             "workflow `{reference}` includes itself: {}",
             shown.join(" -> ")
-        ));
+        )
+        .into());
     }
     let (blueprint, report) = validate_document(&document, ctx.env.runtime, Findings::default());
     let blueprint =
