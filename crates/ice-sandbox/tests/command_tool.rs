@@ -204,3 +204,25 @@ async fn a_fork_bomb_is_contained_and_cleaned_up() {
     let after = run(allow(&["true"]), json!({"command": "true"})).await;
     assert!(after.success, "{:?}", after.nodes["c"].error);
 }
+
+#[tokio::test]
+async fn open_files_are_limited() {
+    // Descriptors 0–2 are open; with a limit of 5, opening 3, 4, 5… fails at 5.
+    let script = "for fd in 3 4 5 6 7; do eval \"exec $fd</dev/null\" || exit 9; done";
+    let result = run(
+        allow(&["sh"]),
+        json!({"command": ["sh", "-c", script], "open_files": 5}),
+    )
+    .await;
+    assert!(
+        error_of(&result).contains("status"),
+        "{}",
+        error_of(&result)
+    );
+    let roomy = run(
+        allow(&["sh"]),
+        json!({"command": ["sh", "-c", script], "open_files": 64}),
+    )
+    .await;
+    assert!(roomy.success, "{:?}", roomy.nodes["c"].error);
+}
