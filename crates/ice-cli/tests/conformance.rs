@@ -6,7 +6,7 @@ use ice_sandbox::{testing, WasmSandbox};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 fn conformance_dir() -> PathBuf {
     std::env::var_os("ICE_CONFORMANCE_DIR")
@@ -48,15 +48,8 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-/// The code sandbox, with its runtimes installed, if they can be had.
 fn sandbox() -> Option<Arc<WasmSandbox>> {
-    static SANDBOX: OnceLock<Option<Arc<WasmSandbox>>> = OnceLock::new();
-    SANDBOX
-        .get_or_init(|| {
-            let dir = testing::runtimes_or_skip("conformance cases with code nodes")?;
-            Some(Arc::new(WasmSandbox::with_runtimes_dir(dir)))
-        })
-        .clone()
+    testing::sandbox_or_skip("conformance cases with code nodes")
 }
 
 fn has_code_nodes(case: &Case) -> bool {

@@ -194,8 +194,10 @@ fn check_combinators(
     Ok(())
 }
 
-/// Whether `value` has the JSON Schema type `t` (integers are numbers too).
-fn has_type(value: &Value, t: &str) -> bool {
+/// Whether `value` has the JSON Schema type `t` (integers are numbers too,
+/// and a number without a fraction is an integer); unknown names accept
+/// anything.
+pub fn has_type(value: &Value, t: &str) -> bool {
     match t {
         "string" => value.is_string(),
         "integer" => {

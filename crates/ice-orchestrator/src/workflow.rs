@@ -325,7 +325,7 @@ pub(crate) fn prepare_inputs(plan: &Plan, inputs: Value) -> Result<Arc<Value>, V
             },
             Some(value) => {
                 if let Some(expected) = declared_type(schema) {
-                    if !json_type_matches(expected, value) {
+                    if !ice_core::conform::has_type(value, expected) {
                         f.error(
                             Code::InvalidField,
                             None,
@@ -362,19 +362,6 @@ fn declared_type(schema: &Value) -> Option<&str> {
         Value::String(simple) => simple_type(simple),
         other if is_simple_schema(other) => None,
         other => other.get("type").and_then(Value::as_str),
-    }
-}
-
-fn json_type_matches(expected: &str, value: &Value) -> bool {
-    match expected {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "null" => value.is_null(),
-        _ => true,
     }
 }
 

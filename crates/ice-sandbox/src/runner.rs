@@ -69,7 +69,8 @@ impl WasmSandbox {
             inner: Arc::new(Inner {
                 runtimes_dir: dir.into(),
                 parts: OnceLock::new(),
-                running: Arc::new(Semaphore::new(MAX_INSTANCES as usize)),
+                // Waiting interpreters hold instances too.
+                running: Arc::new(Semaphore::new(MAX_INSTANCES as usize - WARM_PYTHON)),
                 python_pool: WarmPool::new(WARM_PYTHON),
             }),
         }

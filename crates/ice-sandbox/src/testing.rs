@@ -1,8 +1,8 @@
 //! For the tests of this workspace: the runtimes, installed on first use.
 
-use crate::runtimes;
+use crate::{runtimes, WasmSandbox};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The runtimes directory with every runtime installed (fetched the first
 /// time on a machine). Where they cannot be had it prints why the caller is
@@ -23,4 +23,20 @@ pub fn runtimes_or_skip(what: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// One sandbox for the whole test process, as an application would have,
+/// with the runtimes installed; `None` where they cannot be had (see
+/// [`runtimes_or_skip`]).
+pub fn sandbox_or_skip(what: &str) -> Option<Arc<WasmSandbox>> {
+    static SANDBOX: OnceLock<Arc<WasmSandbox>> = OnceLock::new();
+    if let Some(sandbox) = SANDBOX.get() {
+        return Some(sandbox.clone());
+    }
+    let dir = runtimes_or_skip(what)?;
+    Some(
+        SANDBOX
+            .get_or_init(|| Arc::new(WasmSandbox::with_runtimes_dir(dir)))
+            .clone(),
+    )
 }

@@ -9,17 +9,10 @@ use ice_orchestrator::ice_core::result::{NodeStatus, RunResult};
 use ice_orchestrator::{CodeLanguage, Runtime, RuntimeBuilder, Workflow};
 use ice_sandbox::{testing, WasmSandbox};
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// One sandbox for the whole test binary, as an application would have.
 fn sandbox() -> Option<Arc<WasmSandbox>> {
-    static SANDBOX: OnceLock<Option<Arc<WasmSandbox>>> = OnceLock::new();
-    SANDBOX
-        .get_or_init(|| {
-            let dir = testing::runtimes_or_skip("code node tests")?;
-            Some(Arc::new(WasmSandbox::with_runtimes_dir(dir)))
-        })
-        .clone()
+    testing::sandbox_or_skip("code node tests")
 }
 
 fn builder() -> Option<RuntimeBuilder> {
