@@ -115,11 +115,35 @@ pub struct NestedRecord {
     pub state: NodeState,
 }
 
+/// A loop iteration that a nested run belongs to.
+#[derive(Debug)]
+pub struct Iteration {
+    /// The loop node's id.
+    pub loop_id: Arc<str>,
+    /// The iteration's index, from 0.
+    pub index: usize,
+    /// The enclosing iteration of nested loops.
+    pub outer: Option<Arc<Iteration>>,
+}
+
+impl Iteration {
+    /// `{loop, index, outer?}`, as events carry it.
+    pub fn to_json(&self) -> Value {
+        let mut map = serde_json::Map::with_capacity(3);
+        map.insert("loop".into(), Value::from(&*self.loop_id));
+        map.insert("index".into(), Value::from(self.index));
+        if let Some(outer) = &self.outer {
+            map.insert("outer".into(), outer.to_json());
+        }
+        Value::Object(map)
+    }
+}
+
 /// What every node of a run shares.
 #[derive(Debug)]
 pub struct RunShared {
     /// The run id.
-    pub run_id: String,
+    pub run_id: Arc<str>,
     /// The run's events (shared with its sub-workflows).
     pub events: Arc<EventSink>,
     /// Budgets and spending (shared with its sub-workflows).
@@ -132,10 +156,9 @@ pub struct RunShared {
     pub settings: ResolvedSettings,
     /// Sub-workflow nesting: 0 for the run itself.
     pub depth: u32,
-    /// For the body of a loop iteration: `{loop, index, outer?}` (`outer`
-    /// for the enclosing iteration of nested loops), added to the payload
-    /// of every event the iteration emits.
-    pub iteration: Option<Value>,
+    /// For the body of a loop iteration: where it sits, added to the
+    /// payload of every event the iteration emits.
+    pub iteration: Option<Arc<Iteration>>,
     /// Final states of inline nodes, in the order their lists finished.
     pub nested: Mutex<Vec<NestedRecord>>,
 }
@@ -152,7 +175,7 @@ impl RunShared {
         self.events.emit(event_type, node_id, || {
             let mut payload = payload();
             if let (Some(iteration), Value::Object(map)) = (&self.iteration, &mut payload) {
-                map.insert("iteration".into(), iteration.clone());
+                map.insert("iteration".into(), iteration.to_json());
             }
             payload
         });
@@ -160,12 +183,13 @@ impl RunShared {
 
     /// The same run seen from one iteration of a loop: shared events,
     /// budgets and cancellation; its own record of inline nodes.
-    pub fn for_iteration(&self, loop_id: &str, index: usize) -> RunShared {
+    pub fn for_iteration(&self, loop_id: &Arc<str>, index: usize) -> RunShared {
         RunShared {
-            iteration: Some(match &self.iteration {
-                None => serde_json::json!({"loop": loop_id, "index": index}),
-                Some(outer) => serde_json::json!({"loop": loop_id, "index": index, "outer": outer}),
-            }),
+            iteration: Some(Arc::new(Iteration {
+                loop_id: loop_id.clone(),
+                index,
+                outer: self.iteration.clone(),
+            })),
             ..self.derived()
         }
     }

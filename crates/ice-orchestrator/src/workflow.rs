@@ -275,7 +275,7 @@ impl Workflow {
         let resolved = ResolvedSettings::resolve(&settings);
         let shared = RunShared {
             events: Arc::new(sink.unwrap_or_else(|| EventSink::disabled(&run_id))),
-            run_id,
+            run_id: run_id.into(),
             budget: Arc::new(Budget::new(&settings)),
             depth: 0,
             iteration: None,
@@ -466,7 +466,7 @@ async fn drive(
         || json!({"status": status, "duration_ms": duration_ms}),
     );
     RunResult {
-        run_id: run.run_id.clone(),
+        run_id: run.run_id.to_string(),
         workflow: name.to_owned(),
         success: status == RunStatus::Succeeded,
         status,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use ice_core::node::{NodeConfig, NodeKind};
 use ice_core::template::{CompiledExpression, ValueTemplate};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// Iterations of a loop with `until` and no items, when it sets no
@@ -28,6 +28,8 @@ enum Items {
 }
 
 struct PreparedLoop {
+    /// The loop's id in results and events.
+    id: Arc<str>,
     items: Option<Items>,
     until: Option<CompiledExpression>,
     body: NodeList,
@@ -62,6 +64,7 @@ impl NodeExecutor for LoopExecutor {
         let body_nodes: Vec<&NodeConfig> = l.body.iter().collect();
         let body = inline::compile(&body_nodes, node, ctx, &[&item_var, &index_var])?;
         Ok(Some(Arc::new(PreparedLoop {
+            id: ctx.id.into(),
             items,
             until,
             body,
@@ -99,7 +102,11 @@ impl NodeExecutor for LoopExecutor {
             }
             (items, _) => sequential(p, ctx, items).await?,
         };
-        Ok(json!({"count": results.len(), "results": results, "truncated": truncated}))
+        let mut output = Map::with_capacity(3);
+        output.insert("count".into(), Value::from(results.len()));
+        output.insert("results".into(), Value::Array(results));
+        output.insert("truncated".into(), Value::Bool(truncated));
+        Ok(Value::Object(output))
     }
 }
 
@@ -139,7 +146,7 @@ async fn iteration(
         (p.item_var.clone(), Arc::new(item)),
         (p.index_var.clone(), Arc::new(json!(index))),
     ];
-    let run = ctx.run.for_iteration(ctx.node_id, index);
+    let run = ctx.run.for_iteration(&p.id, index);
     let outcome = inline::run(&p.body, ctx, &run, scope).await;
     if let Some(error) = inline::failure(&p.body, &outcome) {
         return Err(NodeError {
@@ -158,7 +165,8 @@ fn collect(
     outcomes
         .into_iter()
         .map(|o| match o {
-            Ok(v) => Ok(Value::clone(&v)),
+            // The iteration's run is over: its output is usually ours alone.
+            Ok(v) => Ok(Arc::try_unwrap(v).unwrap_or_else(|shared| Value::clone(&shared))),
             Err(e) if p.continue_on_item_error && e.kind != crate::error::ErrorKind::Cancelled => {
                 Ok(json!({"success": false, "error": e.message}))
             }
