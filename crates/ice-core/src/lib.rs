@@ -25,6 +25,7 @@ pub mod node;
 pub mod parse;
 pub mod path;
 pub mod result;
+mod simple_expr;
 pub mod template;
 pub mod validate;
 

@@ -10,10 +10,11 @@
 //! where the template tests for them (`is defined`, `default`, `or`).
 
 use crate::json_view::{jinja_to_json, json_to_jinja};
+use crate::simple_expr::SimpleExpr;
 use minijinja::{Environment, Expression, UndefinedBehavior};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, RwLock};
 
 /// Instructions one render may execute; a template that loops forever fails
 /// with an error instead of hanging.
@@ -90,18 +91,25 @@ pub struct CompiledExpression {
     /// For `{name}` placeholders: the text to give back when `name` is not
     /// in the context (other braces are left alone).
     fallback: Option<String>,
-    expr: Expression<'static, 'static>,
+    /// For simple expressions: evaluated without minijinja when it can be.
+    simple: Option<SimpleExpr>,
+    /// minijinja's form: compiled at once, or on first need for simple
+    /// expressions (which are valid by construction).
+    expr: OnceLock<Expression<'static, 'static>>,
 }
 
 impl CompiledExpression {
     /// Compiles `source` (an expression of SPEC 4.2).
     pub fn compile(source: &str) -> Result<Self, TemplateError> {
-        let expr = EXPRESSION_ENV
-            .compile_expression_owned(source.to_owned())
-            .map_err(|e| TemplateError::from_jinja(source, &e))?;
+        let simple = SimpleExpr::parse(source);
+        let expr = OnceLock::new();
+        if simple.is_none() {
+            let _ = expr.set(jinja_expression(source)?);
+        }
         Ok(CompiledExpression {
             source: source.to_owned(),
             fallback: None,
+            simple,
             expr,
         })
     }
@@ -113,7 +121,17 @@ impl CompiledExpression {
 
     /// Evaluates against `ctx`, giving a minijinja value.
     pub fn eval_jinja(&self, ctx: &minijinja::Value) -> Result<minijinja::Value, TemplateError> {
-        self.expr.eval(ctx.clone()).map_err(|e| {
+        if let Some(value) = self.simple.as_ref().and_then(|s| s.eval(ctx)) {
+            return Ok(value);
+        }
+        let expr = match self.expr.get() {
+            Some(expr) => expr,
+            None => {
+                let compiled = jinja_expression(&self.source)?;
+                self.expr.get_or_init(|| compiled)
+            }
+        };
+        expr.eval(ctx.clone()).map_err(|e| {
             if e.kind() == minijinja::ErrorKind::UndefinedError {
                 undefined_error(&self.source, ctx)
             } else {
@@ -139,6 +157,13 @@ impl CompiledExpression {
     pub fn eval_bool(&self, ctx: &minijinja::Value) -> Result<bool, TemplateError> {
         Ok(self.eval_jinja(ctx)?.is_true())
     }
+}
+
+/// minijinja's compiled form of an expression.
+fn jinja_expression(source: &str) -> Result<Expression<'static, 'static>, TemplateError> {
+    EXPRESSION_ENV
+        .compile_expression_owned(source.to_owned())
+        .map_err(|e| TemplateError::from_jinja(source, &e))
 }
 
 /// An error for a template whose result was undefined, naming the root
@@ -308,6 +333,13 @@ fn analysis(source: &str, expression: bool) -> Arc<Analysis> {
 }
 
 fn analyze_expression(source: &str) -> Analysis {
+    if let Some(simple) = SimpleExpr::parse(source) {
+        let root = simple.root().to_owned();
+        return Analysis {
+            error: None,
+            variables: unguarded([root].into_iter().collect(), source),
+        };
+    }
     match EXPRESSION_ENV.compile_expression(source) {
         Ok(expr) => Analysis {
             error: None,
