@@ -96,7 +96,7 @@ impl NodeExecutor for LoopExecutor {
                     .into_iter()
                     .take(limit)
                     .enumerate()
-                    .map(|(i, item)| iteration(p, ctx, i, item));
+                    .map(|(i, item)| iteration(p, ctx, i, Arc::new(item)));
                 let outcomes: Vec<_> = stream::iter(runs).buffered(concurrency).collect().await;
                 (collect(p, outcomes)?, truncated)
             }
@@ -140,10 +140,10 @@ async fn iteration(
     p: &PreparedLoop,
     ctx: &NodeCtx<'_>,
     index: usize,
-    item: Value,
+    item: Arc<Value>,
 ) -> Result<Arc<Value>, NodeError> {
     let scope = vec![
-        (p.item_var.clone(), Arc::new(item)),
+        (p.item_var.clone(), item),
         (p.index_var.clone(), Arc::new(json!(index))),
     ];
     let run = ctx.run.for_iteration(&p.id, index);
@@ -188,12 +188,14 @@ async fn sequential(
         (None, m) => m.unwrap_or(DEFAULT_UNTIL_ITERATIONS) as usize,
     };
     let mut items = items.map(Vec::into_iter);
-    let mut results = Vec::new();
+    let mut results = Vec::with_capacity(limit.min(available.unwrap_or(0)));
     for index in 0..limit {
-        let item = items
-            .as_mut()
-            .and_then(Iterator::next)
-            .unwrap_or(Value::Null);
+        let item = Arc::new(
+            items
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or(Value::Null),
+        );
         let outcome = iteration(p, ctx, index, item.clone()).await;
         let result = match &outcome {
             Ok(v) => Some(v.clone()),
@@ -202,7 +204,7 @@ async fn sequential(
         results.extend(collect(p, vec![outcome])?);
         if let (Some(until), Some(result)) = (&p.until, result) {
             let mut scope = ctx.context().derived();
-            scope.insert(p.item_var.clone(), Arc::new(item));
+            scope.insert(p.item_var.clone(), item);
             scope.insert(p.index_var.clone(), Arc::new(json!(index)));
             scope.insert("result".into(), result);
             if until.eval_bool(&scope.into_jinja())? {
