@@ -226,6 +226,11 @@ fn typed<'de, T: Deserialize<'de>>(
     node: Option<&str>,
     f: &mut Findings,
 ) -> Option<T> {
+    // The plain deserializer is the fast path; the path-tracking one runs
+    // again only to say where a document is wrong.
+    if let Ok(v) = T::deserialize(value) {
+        return Some(v);
+    }
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(err) => {
