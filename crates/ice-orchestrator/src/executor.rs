@@ -13,6 +13,7 @@ use serde_json::Value;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What an executor compiled for one node, once per workflow.
 pub type Prepared = Option<Arc<dyn Any + Send + Sync>>;
@@ -33,6 +34,9 @@ pub struct NodeCtx<'a> {
     pub run: &'a RunShared,
     /// The attempt, from 1.
     pub attempt: u32,
+    /// How long the attempt may take (the node's timeout, else the run's
+    /// default).
+    pub timeout: Duration,
     /// The node's place among the run's running nodes.
     pub slot: &'a Slot,
 }

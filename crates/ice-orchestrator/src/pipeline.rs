@@ -54,6 +54,7 @@ pub async fn run_node(
             runtime,
             run,
             attempt,
+            timeout,
             slot,
         };
         let result = match tokio::time::timeout(timeout, node.executor.execute(&ctx)).await {

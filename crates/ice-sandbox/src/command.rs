@@ -225,13 +225,16 @@ fn resolve(program: &str) -> Result<PathBuf, NodeError> {
 fn environment(args: &Value) -> Result<Vec<(String, String)>, NodeError> {
     match args.get("env") {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(map)) => map
+        Some(Value::Object(map)) => Ok(map
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                other => Ok((k.clone(), other.to_string())),
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), value)
             })
-            .collect(),
+            .collect()),
         Some(other) => Err(NodeError::validation(format!(
             "argument `env` must be an object, got {other}"
         ))),
@@ -412,18 +415,22 @@ async fn read_bounded(pipe: Option<impl AsyncRead + Unpin>, limit: usize) -> (Ve
 }
 
 /// Under root: the uid and gid of `nobody`, which programs run as.
+/// (Looked up once per process.)
 fn unprivileged_user() -> Option<(u32, u32)> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let nobody = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&"nobody") && f.len() > 3)
-        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)));
-    Some(nobody.unwrap_or((65534, 65534)))
+    static USER: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let nobody = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&"nobody") && f.len() > 3)
+            .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)));
+        Some(nobody.unwrap_or((65534, 65534)))
+    })
 }
 
 fn real_uid() -> u32 {

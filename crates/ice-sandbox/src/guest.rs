@@ -46,11 +46,12 @@ impl Assignment {
     }
 }
 
-/// What a guest's store holds.
+/// What a guest's store holds; it also refuses linear memory beyond the
+/// assignment's cap, and remembers that it did.
 pub(crate) struct GuestState {
     wasi: WasiP1Ctx,
-    memory: MemoryCap,
     assignment: Arc<Assignment>,
+    memory_refused: bool,
     stopped_by: Option<StopCause>,
 }
 
@@ -68,14 +69,7 @@ pub(crate) enum StopCause {
     Cancelled,
 }
 
-/// Refuses linear memory beyond the assignment's cap and remembers that it
-/// did.
-struct MemoryCap {
-    assignment: Arc<Assignment>,
-    refused: bool,
-}
-
-impl ResourceLimiter for MemoryCap {
+impl ResourceLimiter for GuestState {
     fn memory_growing(
         &mut self,
         _current: usize,
@@ -83,7 +77,7 @@ impl ResourceLimiter for MemoryCap {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.assignment.memory_bytes.load(Ordering::Relaxed) {
-            self.refused = true;
+            self.memory_refused = true;
             return Ok(false);
         }
         Ok(true)
@@ -139,15 +133,12 @@ pub(crate) fn run(
         engine,
         GuestState {
             wasi,
-            memory: MemoryCap {
-                assignment: setup.assignment.clone(),
-                refused: false,
-            },
             assignment: setup.assignment,
+            memory_refused: false,
             stopped_by: None,
         },
     );
-    store.limiter(|state| &mut state.memory);
+    store.limiter(|state| state);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
@@ -178,7 +169,7 @@ pub(crate) fn run(
     let state = store.data();
     report(GuestEnd {
         error,
-        memory_refused: state.memory.refused,
+        memory_refused: state.memory_refused,
         stopped_by: state.stopped_by,
     });
 }

@@ -29,8 +29,8 @@ struct CaptureState {
     marker: Vec<u8>,
     limit: u64,
     printed: u64,
-    over_limit: bool,
-    result_too_large: bool,
+    /// The limit a write broke, if one did.
+    overflow: Option<Overflow>,
     pending: [Vec<u8>; 2],
     /// The last bytes written to stderr, for error messages.
     stderr_tail: Vec<u8>,
@@ -60,8 +60,7 @@ impl Capture {
                 marker: marker.into_bytes(),
                 limit,
                 printed: 0,
-                over_limit: false,
-                result_too_large: false,
+                overflow: None,
                 pending: [Vec::new(), Vec::new()],
                 stderr_tail: Vec::new(),
                 result: None,
@@ -93,14 +92,7 @@ impl Capture {
 
     /// Which limit a refused write broke, if any.
     pub(crate) fn overflow(&self) -> Option<Overflow> {
-        let state = self.state.lock().expect("capture lock");
-        if state.over_limit {
-            Some(Overflow::Printed)
-        } else if state.result_too_large {
-            Some(Overflow::Result)
-        } else {
-            None
-        }
+        self.state.lock().expect("capture lock").overflow
     }
 
     fn accept(&self, which: PrintStream, bytes: &[u8]) -> Result<(), Overflow> {
@@ -121,7 +113,7 @@ impl CaptureState {
         if which == PrintStream::Stdout {
             if let Some(result) = &mut self.result {
                 if result.len() + bytes.len() > MAX_RESULT {
-                    self.result_too_large = true;
+                    self.overflow = Some(Overflow::Result);
                     return Err(Overflow::Result);
                 }
                 result.extend_from_slice(bytes);
@@ -171,7 +163,7 @@ impl CaptureState {
         text.extend_from_slice(&rest);
         self.printed += text.len() as u64;
         if self.printed > self.limit {
-            self.over_limit = true;
+            self.overflow = Some(Overflow::Printed);
             return Err(Overflow::Printed);
         }
         for line in text.split_inclusive(|&b| b == b'\n') {

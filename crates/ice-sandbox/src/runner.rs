@@ -116,7 +116,8 @@ impl Inner {
         Ok(pre)
     }
 
-    /// Starts a guest for a request (for Python, takes one that is
+    /// Starts a guest for a request and binds it to `capture`, the
+    /// request's deadline and memory cap (for Python, takes one that is
     /// already waiting, and starts the next); returns it with what its
     /// stdin must receive.
     fn start(
@@ -131,7 +132,7 @@ impl Inner {
         let memory = usize::try_from(request.limits.memory_bytes).unwrap_or(usize::MAX);
         let thread_error =
             |e: std::io::Error| SandboxError::Wasm(format!("cannot start a thread: {e}"));
-        match request.language {
+        let (started, stdin) = match request.language {
             CodeLanguage::Python => {
                 let launch = || Launch {
                     argv: python::command_line(),
@@ -146,17 +147,22 @@ impl Inner {
                 self.python_pool.refill(|| {
                     pool::start(engine, &pre, launch(), pending(), runtime.clone()).ok()
                 });
-                Ok((started, python::request(request, marker)))
+                started
+                    .assignment
+                    .assign(capture.clone(), deadline(&request.limits), memory);
+                (started, python::request(request, marker))
             }
             CodeLanguage::JavaScript => {
-                let launch = javascript::launch(request, marker);
+                // It runs its script at once: bound before it starts.
                 let assignment = Assignment::pending(memory);
                 assignment.assign(capture.clone(), deadline(&request.limits), memory);
+                let launch = javascript::launch(request, marker);
                 let started =
                     pool::start(engine, &pre, launch, assignment, runtime).map_err(thread_error)?;
-                Ok((started, Vec::new()))
+                (started, Vec::new())
             }
-        }
+        };
+        Ok((started, stdin))
     }
 }
 
@@ -227,8 +233,6 @@ impl CodeRunner for WasmSandbox {
             mut done,
         } = started;
         let _stop_on_drop = StopOnDrop(assignment.stop.clone());
-        let memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
-        assignment.assign(capture.clone(), deadline(&limits), memory);
         pipe.send(stdin);
         let end = loop {
             tokio::select! {
@@ -259,7 +263,7 @@ fn deadline(limits: &CodeLimits) -> Option<Instant> {
 fn conclude(
     execution: Execution,
     language: CodeLanguage,
-    limits: &ice_orchestrator::CodeLimits,
+    limits: &CodeLimits,
 ) -> Result<Value, NodeError> {
     let Execution {
         end,

@@ -10,7 +10,6 @@ use ice_core::event::EventType;
 use ice_core::node::{NodeConfig, NodeKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs `code` nodes.
 pub struct CodeExecutor;
@@ -97,19 +96,13 @@ impl NodeExecutor for CodeExecutor {
             )
         })?;
         let defaults = ctx.runtime.code_limits();
-        let timeout = ctx
-            .node
-            .common
-            .timeout_seconds
-            .map(Duration::from_secs_f64)
-            .unwrap_or(ctx.run.settings.default_timeout);
         let request = CodeRequest {
             language: prepared.language,
             source: prepared.source.clone(),
             ctx: ctx.context().to_json(),
             imports: prepared.imports.clone(),
             limits: CodeLimits {
-                timeout: Some(timeout),
+                timeout: Some(ctx.timeout),
                 memory_bytes: prepared.memory_bytes.unwrap_or(defaults.memory_bytes),
                 output_bytes: defaults.output_bytes,
             },
@@ -121,10 +114,6 @@ impl NodeExecutor for CodeExecutor {
                 || json!({"stream": stream.as_str(), "text": text}),
             );
         };
-        let output = runner.run(request, &print).await?;
-        Ok(match output {
-            Value::Object(_) => output,
-            other => json!({ "result": other }),
-        })
+        Ok(super::as_output(runner.run(request, &print).await?))
     }
 }

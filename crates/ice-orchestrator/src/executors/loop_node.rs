@@ -162,17 +162,20 @@ fn collect(
     p: &PreparedLoop,
     outcomes: Vec<Result<Arc<Value>, NodeError>>,
 ) -> Result<Vec<Value>, NodeError> {
-    outcomes
-        .into_iter()
-        .map(|o| match o {
-            // The iteration's run is over: its output is usually ours alone.
-            Ok(v) => Ok(Arc::try_unwrap(v).unwrap_or_else(|shared| Value::clone(&shared))),
-            Err(e) if p.continue_on_item_error && e.kind != crate::error::ErrorKind::Cancelled => {
-                Ok(json!({"success": false, "error": e.message}))
-            }
-            Err(e) => Err(e),
-        })
-        .collect()
+    outcomes.into_iter().map(|o| settle(p, o)).collect()
+}
+
+/// One iteration's result: its output, its failure in place (with
+/// `continue_on_item_error`), or the loop's failure.
+fn settle(p: &PreparedLoop, outcome: Result<Arc<Value>, NodeError>) -> Result<Value, NodeError> {
+    match outcome {
+        // The iteration's run is over: its output is usually ours alone.
+        Ok(v) => Ok(Arc::try_unwrap(v).unwrap_or_else(|shared| Value::clone(&shared))),
+        Err(e) if p.continue_on_item_error && e.kind != crate::error::ErrorKind::Cancelled => {
+            Ok(json!({"success": false, "error": e.message}))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Iterations one after the other, checking `until` after each.
@@ -197,11 +200,12 @@ async fn sequential(
                 .unwrap_or(Value::Null),
         );
         let outcome = iteration(p, ctx, index, item.clone()).await;
-        let result = match &outcome {
-            Ok(v) => Some(v.clone()),
-            Err(_) => None,
+        // Kept only for `until`, so that the output is not copied otherwise.
+        let result = match (&p.until, &outcome) {
+            (Some(_), Ok(v)) => Some(v.clone()),
+            _ => None,
         };
-        results.extend(collect(p, vec![outcome])?);
+        results.push(settle(p, outcome)?);
         if let (Some(until), Some(result)) = (&p.until, result) {
             let mut scope = ctx.context().derived();
             scope.insert(p.item_var.clone(), item);

@@ -18,7 +18,17 @@ pub use tool::ToolExecutor;
 pub use workflow_node::WorkflowExecutor;
 
 use crate::executor::ExecutorRegistry;
+use serde_json::{json, Value};
 use std::sync::Arc;
+
+/// A node's output from a tool's or a program's result: an object as it is,
+/// any other value `v` as `{"result": v}`.
+fn as_output(result: Value) -> Value {
+    match result {
+        Value::Object(_) => result,
+        other => json!({ "result": other }),
+    }
+}
 
 /// Registers every builtin node type that this build can run.
 pub fn register_builtins(registry: &mut ExecutorRegistry) {

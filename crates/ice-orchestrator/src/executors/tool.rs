@@ -96,10 +96,6 @@ impl NodeExecutor for ToolExecutor {
             workspace: ctx.runtime.workspace(),
             cancel: &ctx.run.cancel,
         };
-        let result = prepared.tool.call(args, &tool_ctx).await?;
-        Ok(match result {
-            Value::Object(_) => result,
-            other => serde_json::json!({ "result": other }),
-        })
+        Ok(super::as_output(prepared.tool.call(args, &tool_ctx).await?))
     }
 }
