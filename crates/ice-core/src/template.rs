@@ -238,13 +238,18 @@ impl CompiledTemplate {
 
     /// Renders against `ctx` to a string.
     pub fn render(&self, ctx: &minijinja::Value) -> Result<String, TemplateError> {
-        let env = TEMPLATE_ENV.read().expect("template env");
-        let result = if self.cached {
-            env.get_template(&self.jinja)
-                .and_then(|t| t.render(ctx.clone()))
-        } else {
-            env.render_str(&self.jinja, ctx.clone())
+        let result = {
+            let env = TEMPLATE_ENV.read().expect("template env");
+            if self.cached {
+                env.get_template(&self.jinja)
+                    .and_then(|t| t.render(ctx.clone()))
+            } else {
+                env.render_str(&self.jinja, ctx.clone())
+            }
         };
+        // The environment is released first: naming the missing variables
+        // reads it again, and a second read behind a waiting writer would
+        // never be granted.
         result.map_err(|e| {
             if e.kind() == minijinja::ErrorKind::UndefinedError {
                 undefined_error(&self.original, ctx)
