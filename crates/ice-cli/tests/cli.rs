@@ -281,6 +281,22 @@ fn ctrl_c_cancels_the_run_and_prints_the_partial_result() {
 #[test]
 fn every_example_validates_and_runs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    // LLM and agent examples talk to a loopback server that speaks the
+    // OpenAI protocol, with the example agent packages registered.
+    let async_runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = async_runtime
+        .block_on(ice_llm::MockLlm::start(Vec::new()))
+        .unwrap();
+    let run = |args: &[&str], file: &Path| {
+        ice()
+            .args(args)
+            .arg("--agents")
+            .arg(dir.join("agents"))
+            .env("OPENAI_BASE_URL", server.base_url())
+            .arg(file)
+            .output()
+            .unwrap()
+    };
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -312,7 +328,73 @@ fn every_example_validates_and_runs() {
             stderr(&out)
         );
     }
-    assert!(seen >= 2);
+    assert!(seen >= 4);
+    assert!(
+        !server.requests().is_empty(),
+        "the agents example reached the server"
+    );
+}
+
+#[test]
+fn agents_run_from_the_command_line_with_their_events() {
+    let async_runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = async_runtime
+        .block_on(ice_llm::MockLlm::start(vec![
+            ice_llm::MockReply::ToolCalls(vec![("expr".into(), json!({"expression": "2 + 2"}))]),
+            ice_llm::MockReply::Text("four".into()),
+        ]))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    write(
+        &agents,
+        "math.yaml",
+        "system_prompt: Count.\ntools: [expr]\nllm_config: { model: m }\n",
+    );
+    write(&agents, "broken.yaml", "system_prompt: x\nmodle: m\n");
+    let doc = write(
+        dir.path(),
+        "main.yaml",
+        "nodes:\n  - { id: count, type: agent, package: math }\n",
+    );
+    let out = ice()
+        .args(["run", "--events", "--agents"])
+        .arg(&agents)
+        .arg(&doc)
+        .env("OPENAI_BASE_URL", server.base_url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a broken package is refused");
+    assert!(
+        stderr(&out).contains("broken") && stderr(&out).contains("modle"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(agents.join("broken.yaml")).unwrap();
+    let out = ice()
+        .args(["run", "--events", "--agents"])
+        .arg(&agents)
+        .arg(&doc)
+        .env("OPENAI_BASE_URL", server.base_url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let progress: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "node.progress")
+        .map(|e| &e["payload"])
+        .collect();
+    assert!(progress.iter().any(|p| p["tool_call"]["name"] == "expr"));
+    assert!(progress
+        .iter()
+        .any(|p| p["tool_result"]["result"]["result"] == 4));
+    assert!(progress.iter().any(|p| p["token"] == "four"));
+    assert!(events.iter().any(|e| e["type"] == "resource.token_update"));
 }
 
 #[test]

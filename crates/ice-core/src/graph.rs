@@ -1,8 +1,34 @@
 //! The dependency graph of one node list: levels (longest distance from a
-//! root) and cycles, on petgraph.
+//! root), cycles, on petgraph, and the back edges of recursive nodes.
 
+use crate::node::{NodeConfig, NodeKind};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::HashSet;
+
+/// `(source, recursive node)` pairs, from each recursive node's id and its
+/// `recursive_sources`. A source that lists its recursive node in
+/// `dependencies` (as iceOS documents do) declares the loop's back edge,
+/// which is not a dependency: the one legal cycle.
+pub fn back_edges<'a, S>(
+    recursive: impl IntoIterator<Item = (&'a str, &'a [S])>,
+) -> HashSet<(&'a str, &'a str)>
+where
+    S: AsRef<str> + 'a,
+{
+    recursive
+        .into_iter()
+        .flat_map(|(id, sources)| sources.iter().map(move |s| (s.as_ref(), id)))
+        .collect()
+}
+
+/// [`back_edges`] of the recursive nodes of a typed node list.
+pub fn recursive_back_edges(nodes: &[NodeConfig]) -> HashSet<(&str, &str)> {
+    back_edges(nodes.iter().filter_map(|n| match &n.kind {
+        NodeKind::Recursive(r) => Some((n.id(), r.recursive_sources.as_slice())),
+        _ => None,
+    }))
+}
 
 /// Levels of the nodes of a list, given each node's dependencies as indexes
 /// into the list. `Err` holds one cycle, as indexes in dependency order.

@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod blueprint;
 pub mod conform;
 pub mod diagnostic;

@@ -153,11 +153,11 @@ fn check_graph(
         index.entry(id).or_insert(i);
     }
     // Back edges declared by recursive nodes are not part of the DAG.
-    let back_edges: HashSet<(&str, &str)> = skeletons
-        .iter()
-        .filter_map(|s| s.id.map(|id| (id, &s.recursive_sources)))
-        .flat_map(|(id, sources)| sources.iter().map(move |src| (*src, id)))
-        .collect();
+    let back_edges = graph::back_edges(
+        skeletons
+            .iter()
+            .filter_map(|s| s.id.map(|id| (id, s.recursive_sources.as_slice()))),
+    );
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); skeletons.len()];
     for (i, s) in skeletons.iter().enumerate() {
         let Some(id) = s.id else { continue };

@@ -22,12 +22,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod code;
 pub mod context;
 pub mod error;
 pub mod events;
 pub mod executor;
 pub mod executors;
+pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod retry;
@@ -39,12 +41,15 @@ pub mod tool;
 pub mod tools;
 pub mod workflow;
 
+pub use agent::AgentDefinition;
 pub use code::{CodeLanguage, CodeLimits, CodePolicy, CodeRequest, CodeRunner, PrintStream};
 pub use context::NodeContext;
 pub use error::{ErrorKind, NodeError, WorkflowError};
 pub use events::EventStream;
 pub use executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 pub use ice_core;
+pub use ice_core::analysis::GraphAnalysis;
+pub use llm::{LlmConnector, LlmProvider};
 pub use run::{RunHandle, RunOptions};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use tool::{Tool, ToolContext};

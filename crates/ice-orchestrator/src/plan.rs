@@ -133,7 +133,7 @@ pub fn build_list(
     let runtime = env.runtime;
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
     let gates = condition_gates(&nodes, &index);
-    let back_edges = recursive_back_edges(&nodes);
+    let back_edges = graph::recursive_back_edges(&nodes);
     let deps: Vec<Vec<usize>> = nodes
         .iter()
         .zip(&gates)
@@ -266,20 +266,6 @@ fn condition_gates(
         }
     }
     gates
-}
-
-/// `(source, recursive node)` pairs: a source that lists its recursive node
-/// in `dependencies` (as iceOS documents do) declares the loop's back edge,
-/// which is not a dependency.
-fn recursive_back_edges(nodes: &[NodeConfig]) -> HashSet<(&str, &str)> {
-    nodes
-        .iter()
-        .filter_map(|n| match &n.kind {
-            NodeKind::Recursive(r) => Some((n.id(), r)),
-            _ => None,
-        })
-        .flat_map(|(id, r)| r.recursive_sources.iter().map(move |s| (s.as_str(), id)))
-        .collect()
 }
 
 /// A node's input mappings with sources as indexes into its list.

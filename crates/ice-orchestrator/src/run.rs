@@ -3,6 +3,7 @@
 
 use crate::error::{ErrorKind, NodeError};
 use crate::events::{EventSink, EventStream};
+use crate::llm::Usage;
 use crate::plan::NodeList;
 use crate::scheduler::NodeState;
 use crate::slots::Slots;
@@ -72,7 +73,19 @@ impl ResolvedSettings {
 #[derive(Debug, Default)]
 pub struct Budget {
     max_tool_executions: Option<u64>,
+    max_llm_calls: Option<u64>,
+    token_ceiling: Option<u64>,
+    budget_usd: Option<f64>,
     tool_executions: AtomicU64,
+    llm_calls: AtomicU64,
+    spent: Mutex<Usage>,
+}
+
+fn exceeded(what: &str, limit: impl std::fmt::Display) -> NodeError {
+    NodeError::new(
+        ErrorKind::Budget,
+        format!("budget exceeded: {what} is {limit}"),
+    )
 }
 
 impl Budget {
@@ -80,7 +93,10 @@ impl Budget {
     pub fn new(settings: &RunSettings) -> Self {
         Budget {
             max_tool_executions: settings.max_tool_executions,
-            tool_executions: AtomicU64::new(0),
+            max_llm_calls: settings.max_llm_calls,
+            token_ceiling: settings.token_ceiling,
+            budget_usd: settings.budget_usd,
+            ..Budget::default()
         }
     }
 
@@ -89,17 +105,52 @@ impl Budget {
     pub fn charge_tool(&self) -> Result<(), NodeError> {
         let used = self.tool_executions.fetch_add(1, Ordering::Relaxed) + 1;
         match self.max_tool_executions {
-            Some(max) if used > max => Err(NodeError::new(
-                ErrorKind::Budget,
-                format!("budget exceeded: max_tool_executions is {max}"),
-            )),
+            Some(max) if used > max => Err(exceeded("max_tool_executions", max)),
             _ => Ok(()),
         }
+    }
+
+    /// Counts one model request, before it is sent; fails when that crosses
+    /// `max_llm_calls`, or when tokens or dollars are already spent.
+    pub fn charge_llm_call(&self) -> Result<(), NodeError> {
+        let used = self.llm_calls.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.max_llm_calls {
+            Some(max) if used > max => Err(exceeded("max_llm_calls", max)),
+            _ => self.check_spent(),
+        }
+    }
+
+    /// Adds what a model request used; fails when the total crosses
+    /// `token_ceiling` or `budget_usd`.
+    pub fn charge_usage(&self, usage: Usage) -> Result<(), NodeError> {
+        *self.spent.lock().expect("budget") += usage;
+        self.check_spent()
+    }
+
+    fn check_spent(&self) -> Result<(), NodeError> {
+        let spent = self.spent();
+        if let Some(max) = self.token_ceiling.filter(|&max| spent.total_tokens > max) {
+            return Err(exceeded("token_ceiling", max));
+        }
+        if let Some(max) = self.budget_usd.filter(|&max| spent.cost > max) {
+            return Err(exceeded("budget_usd", max));
+        }
+        Ok(())
     }
 
     /// Tool executions so far.
     pub fn tool_executions(&self) -> u64 {
         self.tool_executions.load(Ordering::Relaxed)
+    }
+
+    /// Model requests so far.
+    pub fn llm_calls(&self) -> u64 {
+        self.llm_calls.load(Ordering::Relaxed)
+    }
+
+    /// Tokens and dollars spent so far.
+    pub fn spent(&self) -> Usage {
+        *self.spent.lock().expect("budget")
     }
 }
 

@@ -1,8 +1,10 @@
 //! The runtime: the tools, executors and settings that workflows run with
 //! (iceOS's runtime wiring).
 
+use crate::agent::{AgentDefinition, AgentMemory};
 use crate::code::{CodeLanguage, CodeLimits, CodePolicy, CodeRunner, CodeSnippet};
 use crate::executor::{ExecutorRegistry, NodeExecutor};
+use crate::llm::LlmConnector;
 use crate::tool::{Tool, ToolRegistry};
 use ice_core::diagnostic::Findings;
 use ice_core::parse::{parse_text, Format};
@@ -18,6 +20,9 @@ struct RuntimeInner {
     workspace: PathBuf,
     workflows: HashMap<String, Arc<RegisteredWorkflow>>,
     code: CodeSetup,
+    agents: HashMap<String, Arc<AgentDefinition>>,
+    llm: Option<Arc<dyn LlmConnector>>,
+    agent_memory: AgentMemory,
 }
 
 /// A workflow registered by name, for `workflow_ref`.
@@ -74,6 +79,8 @@ impl Runtime {
             workspace,
             workflows: HashMap::new(),
             code: CodeSetup::default(),
+            agents: HashMap::new(),
+            llm: None,
         }
     }
 
@@ -116,6 +123,21 @@ impl Runtime {
     pub fn code_limits(&self) -> CodeLimits {
         self.inner.code.limits
     }
+
+    /// A registered agent package.
+    pub fn agent(&self, name: &str) -> Option<&Arc<AgentDefinition>> {
+        self.inner.agents.get(name)
+    }
+
+    /// What makes LLM providers, if this build has one.
+    pub fn llm_connector(&self) -> Option<&Arc<dyn LlmConnector>> {
+        self.inner.llm.as_ref()
+    }
+
+    /// The conversations of agents with `memory`.
+    pub fn agent_memory(&self) -> &AgentMemory {
+        &self.inner.agent_memory
+    }
 }
 
 impl Catalog for Runtime {
@@ -154,6 +176,8 @@ pub struct RuntimeBuilder {
     workspace: PathBuf,
     workflows: HashMap<String, Arc<RegisteredWorkflow>>,
     code: CodeSetup,
+    agents: HashMap<String, Arc<AgentDefinition>>,
+    llm: Option<Arc<dyn LlmConnector>>,
 }
 
 impl RuntimeBuilder {
@@ -192,24 +216,7 @@ impl RuntimeBuilder {
     /// has one.
     pub fn workflows_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, String> {
         let dir = dir.as_ref();
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("json" | "yaml" | "yml")
-            ) {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let mut f = Findings::default();
-            let document = parse_text(&text, Format::detect(path.to_str(), &text), &mut f)
-                .ok_or_else(|| format!("{}: {}", path.display(), f.into_report()))?;
+        for (stem, document) in documents_in(dir)? {
             let registered = Arc::new(RegisteredWorkflow {
                 document,
                 base_dir: Some(dir.to_path_buf()),
@@ -217,9 +224,40 @@ impl RuntimeBuilder {
             if let Some(name) = registered.document.get("name").and_then(Value::as_str) {
                 self.workflows.insert(name.to_owned(), registered.clone());
             }
-            self.workflows.insert(stem.to_owned(), registered);
+            self.workflows.insert(stem, registered);
         }
         Ok(self)
+    }
+
+    /// Registers an agent package under `name`, for `package` and
+    /// `agent_package`.
+    pub fn agent(mut self, name: impl Into<String>, definition: AgentDefinition) -> Self {
+        self.agents.insert(name.into(), Arc::new(definition));
+        self
+    }
+
+    /// Registers every agent definition (`.json`, `.yaml`, `.yml`) of a
+    /// directory under its file name without extension, and under its
+    /// `name` when it has one.
+    pub fn agents_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, String> {
+        let dir = dir.as_ref();
+        for (stem, document) in documents_in(dir)? {
+            let definition: AgentDefinition = serde_json::from_value(document)
+                .map_err(|e| format!("{}/{stem}: {e}", dir.display()))?;
+            let definition = Arc::new(definition);
+            if let Some(name) = &definition.name {
+                self.agents.insert(name.clone(), definition.clone());
+            }
+            self.agents.insert(stem, definition);
+        }
+        Ok(self)
+    }
+
+    /// Sets what makes LLM providers for `llm` and `agent` nodes
+    /// (`ice_llm::HttpConnector`).
+    pub fn llm_connector(mut self, connector: Arc<dyn LlmConnector>) -> Self {
+        self.llm = Some(connector);
+        self
     }
 
     /// Sets the sandbox that runs code nodes (`ice_sandbox::WasmSandbox`).
@@ -267,7 +305,41 @@ impl RuntimeBuilder {
                 workspace: self.workspace,
                 workflows: self.workflows,
                 code: self.code,
+                agents: self.agents,
+                llm: self.llm,
+                agent_memory: AgentMemory::default(),
             }),
         }
     }
+}
+
+/// The JSON and YAML documents of a directory, by file name without
+/// extension, in name order.
+fn documents_in(dir: &Path) -> Result<Vec<(String, Value)>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            )
+        })
+        .collect();
+    paths.sort();
+    let mut documents = Vec::new();
+    for path in paths {
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut f = Findings::default();
+        let document = parse_text(&text, Format::detect(path.to_str(), &text), &mut f)
+            .ok_or_else(|| format!("{}: {}", path.display(), f.into_report()))?;
+        documents.push((stem.to_owned(), document));
+    }
+    Ok(documents)
 }

@@ -8,10 +8,11 @@ use crate::run::{new_run_id, Budget, ResolvedSettings, RunHandle, RunOptions, Ru
 use crate::runtime::Runtime;
 use crate::scheduler::{run_list, NodeState, Stop};
 use crate::slots::Slots;
+use ice_core::analysis::GraphAnalysis;
 use ice_core::diagnostic::{Code, Diagnostic, Findings, ValidationReport};
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
-use ice_core::parse::{parse_text, Format};
+use ice_core::parse::{parse_blueprint, parse_text, Format};
 use ice_core::result::{NodeReport, NodeStatus, RunResult, RunStatus, Usage};
 use ice_core::validate::{is_simple_schema, simple_type, validate_document};
 use ice_core::RunSettings;
@@ -200,6 +201,17 @@ impl Workflow {
         } else {
             Err(WorkflowError::Invalid(report))
         }
+    }
+
+    /// The graph analysis of the top-level node list (SPEC 7): levels,
+    /// critical path, slack, parallel groups and recursive cycles. `Err`
+    /// with every problem when the workflow is invalid.
+    pub fn analyze(&self) -> Result<GraphAnalysis, WorkflowError> {
+        let report = self.validate()?;
+        let mut f = Findings::default();
+        parse_blueprint(&self.document, &mut f)
+            .map(|blueprint| ice_core::analysis::analyze(&blueprint))
+            .ok_or(WorkflowError::Invalid(report))
     }
 
     /// Runs the workflow to the end. `Err` only when the workflow or the

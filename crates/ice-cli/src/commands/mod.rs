@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod graph;
 pub mod run;
 #[cfg(feature = "wasm")]
 pub mod sandbox;

@@ -1,16 +1,20 @@
 //! The builtin node executors.
 
+mod agent;
 mod code;
 mod condition;
 mod inline;
+mod llm;
 mod loop_node;
 mod parallel;
 mod recursive;
 mod tool;
 mod workflow_node;
 
+pub use agent::AgentExecutor;
 pub use code::CodeExecutor;
 pub use condition::ConditionExecutor;
+pub use llm::LlmExecutor;
 pub use loop_node::LoopExecutor;
 pub use parallel::ParallelExecutor;
 pub use recursive::RecursiveExecutor;
@@ -34,6 +38,8 @@ fn as_output(result: Value) -> Value {
 pub fn register_builtins(registry: &mut ExecutorRegistry) {
     registry.register("tool", Arc::new(ToolExecutor));
     registry.register("code", Arc::new(CodeExecutor));
+    registry.register("llm", Arc::new(LlmExecutor));
+    registry.register("agent", Arc::new(AgentExecutor));
     registry.register("condition", Arc::new(ConditionExecutor));
     registry.register("loop", Arc::new(LoopExecutor));
     registry.register("parallel", Arc::new(ParallelExecutor));

@@ -1,10 +1,11 @@
 //! `recursive` nodes: the one legal cycle. Each iteration runs the node's
-//! workflow with its context; until `convergence_condition` holds, the
+//! workflow (or its agent, with the context as JSON for its question); until `convergence_condition` holds, the
 //! sources run again with the last result under `context_key` (and the
 //! `history` of results when `preserve_context`), then the workflow again.
 
 use super::inline;
 use super::workflow_node::{compile_child, run_child, ChildWorkflow};
+use crate::agent::CompiledAgent;
 use crate::error::NodeError;
 use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
 use crate::plan::NodeList;
@@ -20,8 +21,14 @@ const DEFAULT_MAX_ITERATIONS: u64 = 50;
 /// Runs `recursive` nodes.
 pub struct RecursiveExecutor;
 
+/// What one iteration runs.
+enum Body {
+    Workflow(ChildWorkflow),
+    Agent(CompiledAgent),
+}
+
 struct PreparedRecursive {
-    child: ChildWorkflow,
+    body: Body,
     sources: NodeList,
     convergence: Option<CompiledExpression>,
     max_iterations: u64,
@@ -35,15 +42,16 @@ impl NodeExecutor for RecursiveExecutor {
         let NodeKind::Recursive(r) = &node.kind else {
             return Err(format!("node `{}` is not a recursive node", node.id()).into());
         };
-        let reference = match (&r.workflow_ref, &r.agent_package) {
-            (Some(reference), _) => reference,
-            (None, Some(agent)) => {
+        let body = match (&r.workflow_ref, &r.agent_package) {
+            (Some(reference), None) => Body::Workflow(compile_child(reference, ctx)?),
+            (None, Some(package)) => Body::Agent(CompiledAgent::package(package, ctx.env.runtime)?),
+            _ => {
                 return Err(format!(
-                    "recursive node `{}` names agent package `{agent}`: agent packages need agent nodes, which this build does not have yet; use workflow_ref",
+                    "recursive node `{}` needs exactly one of workflow_ref and agent_package",
                     node.id()
-                ).into())
+                )
+                .into())
             }
-            (None, None) => return Err(format!("recursive node `{}` needs workflow_ref", node.id()).into()),
         };
         let sources: Vec<&NodeConfig> = ctx
             .siblings
@@ -62,7 +70,7 @@ impl NodeExecutor for RecursiveExecutor {
             .clone()
             .unwrap_or_else(|| "recursive_context".into());
         Ok(Some(Arc::new(PreparedRecursive {
-            child: compile_child(reference, ctx)?,
+            body,
             sources: inline::compile(&sources, node, ctx, &[&context_key, "history"])?,
             convergence: r
                 .convergence_condition
@@ -108,7 +116,10 @@ impl NodeExecutor for RecursiveExecutor {
             if let Some(last) = history.last() {
                 inputs.insert(p.context_key.to_string(), last.clone());
             }
-            let result = Value::Object(run_child(&p.child, ctx, inputs).await?);
+            let result = match &p.body {
+                Body::Workflow(child) => Value::Object(run_child(child, ctx, inputs).await?),
+                Body::Agent(agent) => agent.run(Value::Object(inputs).to_string(), ctx).await?,
+            };
             history.push(result.clone());
             let converged = match &p.convergence {
                 None => true,
