@@ -13,7 +13,9 @@ use crate::slots::Slot;
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
 use serde_json::{json, Value};
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How a node's run ended.
@@ -57,9 +59,9 @@ pub async fn run_node(
             timeout,
             slot,
         };
-        let result = match tokio::time::timeout(timeout, node.executor.execute(&ctx)).await {
-            Ok(result) => result,
-            Err(_) => Err(NodeError::new(
+        let result = match within(timeout, node.executor.execute(&ctx)).await {
+            Some(result) => result,
+            None => Err(NodeError::new(
                 ErrorKind::Timeout,
                 format!(
                     "node `{}` timed out after {}",
@@ -77,7 +79,9 @@ pub async fn run_node(
                 run.emit(EventType::NodeRetrying, Some(&node.id), || {
                     json!({"attempt": attempt, "error": error.message, "delay_ms": delay.as_secs_f64() * 1000.0})
                 });
-                tokio::time::sleep(delay).await;
+                // Boxed, like the timer above: rare, and the node's future
+                // stays small.
+                Box::pin(tokio::time::sleep(delay)).await;
             }
             Err(error) => break Err(error),
         }
@@ -88,6 +92,21 @@ pub async fn run_node(
         started_at,
         duration: clock.elapsed(),
     }
+}
+
+/// `future`'s output, or `None` when it takes longer than `timeout`. The
+/// timer is made only when the first poll does not finish the future, as
+/// with most trivial nodes, and it is boxed: a timer is large, and every
+/// running node's future is moved into the scheduler's set.
+async fn within<F: Future>(timeout: Duration, future: F) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut future = std::pin::pin!(future);
+    if let Poll::Ready(output) = futures::poll!(future.as_mut()) {
+        return Some(output);
+    }
+    Box::pin(tokio::time::timeout_at(deadline, future))
+        .await
+        .ok()
 }
 
 /// Checks an output against the node's `output_schema`, if it has one.

@@ -16,6 +16,7 @@ use ice_core::event::EventType;
 use ice_core::result::{NodeStatus, SkipReason};
 use ice_core::{ExecutionMode, FailurePolicy, OnBudgetExceeded, TriggerRule};
 use serde_json::{json, Value};
+use smallvec::{smallvec, SmallVec};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -95,7 +96,7 @@ pub struct ListOutcome {
 /// the current level are released.
 struct ReadyQueue {
     levels_mode: bool,
-    by_level: Vec<BinaryHeap<Reverse<usize>>>,
+    by_level: SmallVec<[BinaryHeap<Reverse<usize>>; 1]>,
     current: usize,
 }
 
@@ -259,14 +260,18 @@ fn build_context(
 }
 
 /// Bookkeeping of one running list.
+/// Counters of a list run, kept inline for small lists (loop bodies run
+/// once per item, and need no allocation for them).
+type Counters<T> = SmallVec<[T; 8]>;
+
 struct ListRun<'a> {
     list: &'a NodeList,
     run: &'a RunShared,
     states: Vec<NodeState>,
-    remaining: Vec<usize>,
+    remaining: Counters<usize>,
     ready: ReadyQueue,
-    level_left: Vec<usize>,
-    level_started: Vec<bool>,
+    level_left: Counters<usize>,
+    level_started: Counters<bool>,
 }
 
 impl<'a> ListRun<'a> {
@@ -274,8 +279,8 @@ impl<'a> ListRun<'a> {
         let n = list.nodes.len();
         let levels_mode = run.settings.execution_mode == ExecutionMode::Levels;
         let mut ready = ReadyQueue::new(levels_mode, list.level_count);
-        let mut level_left = vec![0usize; list.level_count.max(1)];
-        let remaining: Vec<usize> = list.nodes.iter().map(|n| n.deps.len()).collect();
+        let mut level_left: Counters<usize> = smallvec![0; list.level_count.max(1)];
+        let remaining: Counters<usize> = list.nodes.iter().map(|n| n.deps.len()).collect();
         for (i, node) in list.nodes.iter().enumerate() {
             level_left[node.level] += 1;
             if node.deps.is_empty() {
@@ -288,7 +293,7 @@ impl<'a> ListRun<'a> {
             states: vec![NodeState::pending(); n],
             remaining,
             ready,
-            level_started: vec![false; level_left.len()],
+            level_started: smallvec![false; level_left.len()],
             level_left,
         }
     }
