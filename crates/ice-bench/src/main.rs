@@ -17,9 +17,6 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Measures engine overhead on benchmark workloads.
 #[derive(Parser)]
 struct Args {

@@ -9,11 +9,6 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// A faster allocator than the system's for the many small allocations of
-// a run (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code of a run that succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit code of a run that failed or was cancelled.

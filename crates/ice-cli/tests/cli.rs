@@ -358,13 +358,16 @@ fn agents_run_from_the_command_line_with_their_events() {
         "main.yaml",
         "nodes:\n  - { id: count, type: agent, package: math }\n",
     );
-    let out = ice()
-        .args(["run", "--events", "--agents"])
-        .arg(&agents)
-        .arg(&doc)
-        .env("OPENAI_BASE_URL", server.base_url())
-        .output()
-        .unwrap();
+    let run_with_agents = || {
+        ice()
+            .args(["run", "--events", "--agents"])
+            .arg(&agents)
+            .arg(&doc)
+            .env("OPENAI_BASE_URL", server.base_url())
+            .output()
+            .unwrap()
+    };
+    let out = run_with_agents();
     assert_eq!(out.status.code(), Some(2), "a broken package is refused");
     assert!(
         stderr(&out).contains("broken") && stderr(&out).contains("modle"),
@@ -372,13 +375,7 @@ fn agents_run_from_the_command_line_with_their_events() {
         stderr(&out)
     );
     std::fs::remove_file(agents.join("broken.yaml")).unwrap();
-    let out = ice()
-        .args(["run", "--events", "--agents"])
-        .arg(&agents)
-        .arg(&doc)
-        .env("OPENAI_BASE_URL", server.base_url())
-        .output()
-        .unwrap();
+    let out = run_with_agents();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

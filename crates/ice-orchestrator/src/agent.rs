@@ -10,7 +10,7 @@ use crate::executor::NodeCtx;
 use crate::llm::{
     provider_for, ChatMessage, ChatRequest, Role, Sampling, ToolCall, ToolSpec, Usage,
 };
-use crate::tool::{Tool, ToolContext};
+use crate::tool::Tool;
 use crate::Runtime;
 use futures::future::join_all;
 use ice_core::event::EventType;
@@ -247,13 +247,7 @@ impl CompiledAgent {
             ))),
             Some((_, tool)) => {
                 ctx.run.budget.charge_tool()?;
-                let tool_ctx = ToolContext {
-                    node_id: ctx.node_id,
-                    context: ctx.context(),
-                    workspace: ctx.runtime.workspace(),
-                    cancel: &ctx.run.cancel,
-                };
-                tool.call(call.arguments.clone(), &tool_ctx).await
+                tool.call(call.arguments.clone(), &ctx.tool_context()).await
             }
         };
         ctx.run.emit(EventType::NodeProgress, Some(ctx.node_id), || {

@@ -7,6 +7,7 @@ use crate::plan::BuildEnv;
 use crate::run::RunShared;
 use crate::runtime::Runtime;
 use crate::slots::Slot;
+use crate::tool::ToolContext;
 use async_trait::async_trait;
 use ice_core::{Code, NodeConfig};
 use serde_json::Value;
@@ -47,6 +48,16 @@ impl NodeCtx<'_> {
         self.jinja
             .downcast_object_ref::<NodeContext>()
             .expect("the node context is a NodeContext")
+    }
+
+    /// What a tool called by this node sees.
+    pub fn tool_context(&self) -> ToolContext<'_> {
+        ToolContext {
+            node_id: self.node_id,
+            context: self.context(),
+            workspace: self.runtime.workspace(),
+            cancel: &self.run.cancel,
+        }
     }
 
     /// What the executor prepared, as `T`.

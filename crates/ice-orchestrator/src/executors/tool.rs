@@ -3,7 +3,7 @@
 
 use crate::error::NodeError;
 use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
-use crate::tool::{Tool, ToolContext};
+use crate::tool::Tool;
 use async_trait::async_trait;
 use ice_core::node::{NodeConfig, NodeKind};
 use ice_core::template::ValueTemplate;
@@ -90,12 +90,8 @@ impl NodeExecutor for ToolExecutor {
             }
         };
         ctx.run.budget.charge_tool()?;
-        let tool_ctx = ToolContext {
-            node_id: ctx.node_id,
-            context: ctx.context(),
-            workspace: ctx.runtime.workspace(),
-            cancel: &ctx.run.cancel,
-        };
-        Ok(super::as_output(prepared.tool.call(args, &tool_ctx).await?))
+        Ok(super::as_output(
+            prepared.tool.call(args, &ctx.tool_context()).await?,
+        ))
     }
 }
