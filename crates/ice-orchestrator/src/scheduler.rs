@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 use smallvec::{smallvec, SmallVec};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Poll};
 use std::time::SystemTime;
 
 /// What happened to one node of a list.
@@ -400,6 +403,25 @@ impl<'a> ListRun<'a> {
     }
 }
 
+/// The next running node to finish: the one running alone, else one of the
+/// set; `None` when nothing runs.
+fn next_finished<'a, F: Future>(
+    mut alone: Pin<&'a mut Option<F>>,
+    set: &'a mut Option<FuturesUnordered<F>>,
+) -> impl Future<Output = Option<F::Output>> + 'a {
+    std::future::poll_fn(move |cx| {
+        if let Some(future) = alone.as_mut().as_pin_mut() {
+            let output = ready!(future.poll(cx));
+            alone.set(None);
+            return Poll::Ready(Some(output));
+        }
+        match set {
+            Some(set) if !set.is_empty() => set.poll_next_unpin(cx),
+            _ => Poll::Ready(None),
+        }
+    })
+}
+
 /// Runs a node list to the end and returns every node's state.
 pub async fn run_list(
     list: &NodeList,
@@ -409,7 +431,11 @@ pub async fn run_list(
     scope: &[(Arc<str>, Arc<Value>)],
 ) -> ListOutcome {
     let mut state = ListRun::new(list, run);
-    let mut running = FuturesUnordered::new();
+    // The running nodes: a node that nothing else can run beside until it
+    // finishes (in a chain, a loop body of one node) runs alone, inline;
+    // the others run in a set, made on first use.
+    let mut alone = std::pin::pin!(None);
+    let mut set: Option<FuturesUnordered<_>> = None;
     let mut stop: Option<Stop> = None;
     let policy = run.settings.failure_policy;
     let cancelled = run.cancel.cancelled();
@@ -441,7 +467,7 @@ pub async fn run_list(
             state.mark_level_started(node.level);
             state.states[i].status = NodeStatus::Running;
             let context = build_context(node, list, &state.states, inputs, scope);
-            running.push(async move {
+            let attempt = async move {
                 let outcome = match context {
                     Ok(ctx) => run_node(node, ctx.into_jinja(), runtime, run, &slot).await,
                     Err(error) => NodeOutcome {
@@ -452,9 +478,16 @@ pub async fn run_list(
                     },
                 };
                 (i, outcome)
-            });
+            };
+            let set_idle = set.as_ref().is_none_or(FuturesUnordered::is_empty);
+            if alone.is_none() && set_idle && !state.ready.has_ready() {
+                alone.set(Some(attempt));
+            } else {
+                set.get_or_insert_with(FuturesUnordered::new).push(attempt);
+            }
         }
-        if running.is_empty() && !blocked {
+        let idle = alone.is_none() && set.as_ref().is_none_or(FuturesUnordered::is_empty);
+        if idle && !blocked {
             break;
         }
         tokio::select! {
@@ -463,7 +496,7 @@ pub async fn run_list(
                 stop = Some(Stop::Cancelled);
                 break;
             }
-            Some((i, outcome)) = running.next(), if !running.is_empty() => {
+            Some((i, outcome)) = next_finished(alone.as_mut(), &mut set), if !idle => {
                 if let Some(error) = state.record(i, outcome) {
                     if error.kind == ErrorKind::Budget {
                         stop = Some(match run.settings.on_budget_exceeded {
@@ -481,7 +514,8 @@ pub async fn run_list(
             slot = run.slots.take(), if blocked => spare = Some(slot),
         }
     }
-    drop(running);
+    alone.set(None);
+    drop(set);
     state.close(stop);
     ListOutcome {
         states: state.states,
