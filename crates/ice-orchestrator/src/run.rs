@@ -199,8 +199,9 @@ pub struct RunShared {
     pub events: Arc<EventSink>,
     /// Budgets and spending (shared with its sub-workflows).
     pub budget: Arc<Budget>,
-    /// Cancelled when the run is cancelled.
-    pub cancel: CancellationToken,
+    /// Cancelled when the run is cancelled (shared: cloning a token itself
+    /// takes a lock, and loops derive a run per iteration).
+    pub cancel: Arc<CancellationToken>,
     /// `max_parallel` across the run, nested lists included.
     pub slots: Slots,
     /// Settings with defaults applied.

@@ -254,7 +254,7 @@ impl Workflow {
             },
             Some(sink),
         )?;
-        let cancel = shared.cancel.clone();
+        let cancel = CancellationToken::clone(&shared.cancel);
         let runtime = self.runtime.clone();
         let name = self.display_name(&compiled.plan);
         let task =
@@ -291,7 +291,7 @@ impl Workflow {
             budget: Arc::new(Budget::new(&settings)),
             depth: 0,
             iteration: None,
-            cancel: CancellationToken::new(),
+            cancel: Arc::new(CancellationToken::new()),
             slots: Slots::new(resolved.max_parallel),
             settings: resolved,
             nested: Default::default(),

@@ -164,7 +164,7 @@ pub async fn run_child(
         ))
     })?;
     let run = RunShared {
-        cancel: ctx.run.cancel.child_token(),
+        cancel: Arc::new(ctx.run.cancel.child_token()),
         settings: ResolvedSettings {
             depth_ceiling: ceiling,
             ..ResolvedSettings::resolve(&child.plan.settings)
