@@ -59,7 +59,13 @@ impl NodeContext {
     /// The dependency outputs, scope values and mappings, for the nodes of an
     /// inline list, which see their parent's context.
     pub fn scope(&self) -> Vec<(Arc<str>, Arc<Value>)> {
-        let mut scope = self.entries.clone();
+        self.scope_with_room(0)
+    }
+
+    /// [`NodeContext::scope`], with room for `extra` more entries.
+    pub fn scope_with_room(&self, extra: usize) -> Vec<(Arc<str>, Arc<Value>)> {
+        let mut scope = Vec::with_capacity(self.entries.len() + self.mappings.len() + extra);
+        scope.extend(self.entries.iter().cloned());
         scope.extend(
             self.mappings
                 .iter()

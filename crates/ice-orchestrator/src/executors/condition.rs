@@ -53,7 +53,7 @@ impl NodeExecutor for ConditionExecutor {
             .map(|_| NodeState::skipped(SkipReason::BranchNotTaken))
             .collect();
         ctx.run.record_nested(other, &skipped);
-        let outcome = inline::run(path, ctx, ctx.run, Vec::new()).await;
+        let outcome = inline::run(path, ctx, ctx.run, []).await;
         ctx.run.record_nested(path, &outcome.states);
         if let Some(error) = inline::failure(path, &outcome) {
             return Err(NodeError {

@@ -39,14 +39,13 @@ pub fn compile(
 
 /// Runs an inline list as part of `run`, with the parent's context plus
 /// `extra` values.
-pub async fn run(
-    list: &NodeList,
-    ctx: &NodeCtx<'_>,
-    run: &RunShared,
-    extra: Vec<(Arc<str>, Arc<Value>)>,
-) -> ListOutcome {
+pub async fn run<I>(list: &NodeList, ctx: &NodeCtx<'_>, run: &RunShared, extra: I) -> ListOutcome
+where
+    I: IntoIterator<Item = (Arc<str>, Arc<Value>), IntoIter: ExactSizeIterator>,
+{
+    let extra = extra.into_iter();
     let context = ctx.context();
-    let mut scope = context.scope();
+    let mut scope = context.scope_with_room(extra.len());
     scope.extend(extra);
     // The parent now only waits: its slot goes to the nested nodes.
     ctx.slot.release();

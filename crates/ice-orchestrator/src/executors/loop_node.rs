@@ -142,7 +142,7 @@ async fn iteration(
     index: usize,
     item: Arc<Value>,
 ) -> Result<Arc<Value>, NodeError> {
-    let scope = vec![
+    let scope = [
         (p.item_var.clone(), item),
         (p.index_var.clone(), Arc::new(json!(index))),
     ];

@@ -109,7 +109,7 @@ impl NodeExecutor for ParallelExecutor {
                 next += 1;
                 let list = &p.branches[i];
                 running.push(async move {
-                    let outcome = inline::run(list, ctx, ctx.run, Vec::new()).await;
+                    let outcome = inline::run(list, ctx, ctx.run, []).await;
                     ctx.run.record_nested(list, &outcome.states);
                     let result =
                         match inline::failure(list, &outcome) {
