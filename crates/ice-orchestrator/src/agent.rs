@@ -8,7 +8,8 @@
 use crate::error::{ErrorKind, NodeError};
 use crate::executor::NodeCtx;
 use crate::llm::{
-    provider_for, ChatMessage, ChatRequest, Role, Sampling, ToolCall, ToolSpec, Usage,
+    as_text, call_model, ChatMessage, ChatRequest, ProviderCell, Role, Sampling, ToolCall,
+    ToolSpec, Usage,
 };
 use crate::tool::Tool;
 use crate::Runtime;
@@ -55,7 +56,9 @@ pub struct AgentDefinition {
 pub struct CompiledAgent {
     system_prompt: Option<ValueTemplate>,
     tools: Vec<(ToolSpec, Arc<dyn Tool>)>,
-    llm: LlmConfig,
+    model: String,
+    sampling: Sampling,
+    provider: ProviderCell,
     max_iterations: u32,
     memory: Option<MemorySpec>,
 }
@@ -132,11 +135,14 @@ impl CompiledAgent {
 
     fn from_definition(def: &AgentDefinition, runtime: &Runtime) -> Result<Self, AgentConfigError> {
         let llm = def.llm_config.clone().unwrap_or_default();
-        if llm.model.as_deref().is_none_or(str::is_empty) {
-            return Err(AgentConfigError::Invalid(
-                "an agent needs `llm_config.model`".into(),
-            ));
-        }
+        let model = match llm.model.as_deref() {
+            Some(model) if !model.is_empty() => model.to_owned(),
+            _ => {
+                return Err(AgentConfigError::Invalid(
+                    "an agent needs `llm_config.model`".into(),
+                ))
+            }
+        };
         let system_prompt = def
             .system_prompt
             .as_deref()
@@ -147,12 +153,14 @@ impl CompiledAgent {
             .tools
             .iter()
             .enumerate()
-            .map(|(i, entry)| resolve_tool(entry, runtime).map_err(|e| e.at(i)))
+            .map(|(i, entry)| resolve_tool(entry, runtime).map_err(|e| e.at_tool(i)))
             .collect::<Result<_, _>>()?;
         Ok(CompiledAgent {
             system_prompt,
             tools,
-            llm,
+            model,
+            sampling: Sampling::from_config(&llm),
+            provider: ProviderCell::new(llm),
             max_iterations: def.max_iterations.unwrap_or(DEFAULT_MAX_ITERATIONS).max(1),
             memory: None,
         })
@@ -163,7 +171,7 @@ impl CompiledAgent {
     /// event) until it answers without tool calls. Output `{response, text,
     /// tool_calls, iterations, usage}`.
     pub async fn run(&self, input: String, ctx: &NodeCtx<'_>) -> Result<Value, NodeError> {
-        let provider = provider_for(ctx.runtime, &self.llm)?;
+        let provider = self.provider.get(ctx.runtime)?;
         let mut messages = Vec::new();
         if let Some(prompt) = &self.system_prompt {
             messages.push(ChatMessage::new(
@@ -182,10 +190,10 @@ impl CompiledAgent {
         let mut calls = Vec::new();
         for iteration in 1..=self.max_iterations {
             let request = ChatRequest {
-                model: self.llm.model.clone().unwrap_or_default(),
+                model: self.model.clone(),
                 messages: messages.clone(),
                 tools: specs.clone(),
-                sampling: Sampling::from_config(&self.llm),
+                sampling: self.sampling.clone(),
                 json_schema: None,
             };
             let response = call_model(provider.as_ref(), &request, ctx).await?;
@@ -269,50 +277,10 @@ impl CompiledAgent {
     }
 }
 
-/// Sends one request with the run's budgets, streaming the text as
-/// `node.progress` events and reporting tokens and cost.
-pub(crate) async fn call_model(
-    provider: &dyn crate::llm::LlmProvider,
-    request: &ChatRequest,
-    ctx: &NodeCtx<'_>,
-) -> Result<crate::llm::ChatResponse, NodeError> {
-    ctx.run.budget.charge_llm_call()?;
-    let on_token = |token: &str| {
-        ctx.run.emit(
-            EventType::NodeProgress,
-            Some(ctx.node_id),
-            || json!({"token": token}),
-        );
-    };
-    let response = provider.chat(request, &on_token).await?;
-    let usage = response.usage;
-    ctx.run.emit(EventType::TokenUpdate, Some(ctx.node_id), || {
-        json!({"model": response.model, "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens})
-    });
-    ctx.run.emit(
-        EventType::CostUpdate,
-        Some(ctx.node_id),
-        || json!({"cost": usage.cost}),
-    );
-    ctx.run.budget.charge_usage(usage)?;
-    Ok(response)
-}
-
-/// A rendered template as prompt text: strings as they are, anything else
-/// as JSON.
-pub(crate) fn as_text(value: Value) -> String {
-    match value {
-        Value::String(s) => s,
-        other => other.to_string(),
-    }
-}
-
-/// A tool entry that names no registered tool, or names it wrongly.
-struct ToolEntryError(AgentConfigError);
-
-impl ToolEntryError {
-    fn at(self, index: usize) -> AgentConfigError {
-        match self.0 {
+impl AgentConfigError {
+    /// The same error, said of the `index`-th tool entry.
+    fn at_tool(self, index: usize) -> Self {
+        match self {
             AgentConfigError::UnknownRef(m) => {
                 AgentConfigError::UnknownRef(format!("tools[{index}]: {m}"))
             }
@@ -328,8 +296,7 @@ impl ToolEntryError {
 fn resolve_tool(
     entry: &Value,
     runtime: &Runtime,
-) -> Result<(ToolSpec, Arc<dyn Tool>), ToolEntryError> {
-    let invalid = |m: String| ToolEntryError(AgentConfigError::Invalid(m));
+) -> Result<(ToolSpec, Arc<dyn Tool>), AgentConfigError> {
     let (name, description) = match entry {
         Value::String(name) => (name.as_str(), None),
         Value::Object(map) => {
@@ -337,7 +304,7 @@ fn resolve_tool(
                 .keys()
                 .find(|k| !matches!(k.as_str(), "name" | "tool_name" | "description"))
             {
-                return Err(invalid(format!(
+                return Err(AgentConfigError::Invalid(format!(
                     "unknown key `{key}` (a tool entry has name, tool_name, description)"
                 )));
             }
@@ -345,20 +312,19 @@ fn resolve_tool(
                 .get("name")
                 .or_else(|| map.get("tool_name"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| invalid("a tool entry needs `name`".into()))?;
+                .ok_or_else(|| AgentConfigError::Invalid("a tool entry needs `name`".into()))?;
             (name, map.get("description").and_then(Value::as_str))
         }
         other => {
-            return Err(invalid(format!(
+            return Err(AgentConfigError::Invalid(format!(
                 "a tool entry is a name or an object, got {other}"
             )))
         }
     };
-    let tool = runtime.tools().get(name).ok_or_else(|| {
-        ToolEntryError(AgentConfigError::UnknownRef(format!(
-            "tool `{name}` is not registered"
-        )))
-    })?;
+    let tool = runtime
+        .tools()
+        .get(name)
+        .ok_or_else(|| AgentConfigError::UnknownRef(format!("tool `{name}` is not registered")))?;
     let spec = ToolSpec {
         name: name.to_owned(),
         description: description.unwrap_or(tool.description()).to_owned(),

@@ -4,11 +4,13 @@
 //! (OpenAI-compatible servers, …) live in the `ice-llm` crate.
 
 use crate::error::NodeError;
+use crate::executor::NodeCtx;
 use async_trait::async_trait;
+use ice_core::event::EventType;
 use ice_core::node::LlmConfig;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use std::sync::Arc;
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Who wrote a chat message.
@@ -229,17 +231,74 @@ pub trait LlmConnector: Send + Sync + 'static {
     fn connect(&self, endpoint: &Endpoint) -> Result<Arc<dyn LlmProvider>, String>;
 }
 
-/// The provider for a node's `llm_config`, or a clear error.
-pub fn provider_for(
-    runtime: &crate::Runtime,
-    config: &LlmConfig,
-) -> Result<Arc<dyn LlmProvider>, NodeError> {
-    let connector = runtime.llm_connector().ok_or_else(|| {
-        NodeError::validation(
-            "this build of ice has no LLM providers: build with the `llm` feature (on in the `ice` command) or register a connector",
-        )
-    })?;
-    connector
-        .connect(&Endpoint::from_config(config))
-        .map_err(NodeError::validation)
+/// A node's provider, connected on its first use and kept for its later
+/// attempts and iterations (one HTTP client and its connections).
+pub struct ProviderCell {
+    config: LlmConfig,
+    provider: OnceLock<Arc<dyn LlmProvider>>,
+}
+
+impl ProviderCell {
+    /// A cell for the provider of `config`, not connected yet.
+    pub fn new(config: LlmConfig) -> Self {
+        ProviderCell {
+            config,
+            provider: OnceLock::new(),
+        }
+    }
+
+    /// The provider, connected through the runtime's connector on first use,
+    /// or a clear error (no connector, an unknown provider, a missing key).
+    pub fn get(&self, runtime: &crate::Runtime) -> Result<Arc<dyn LlmProvider>, NodeError> {
+        if let Some(provider) = self.provider.get() {
+            return Ok(provider.clone());
+        }
+        let connector = runtime.llm_connector().ok_or_else(|| {
+            NodeError::validation(
+                "this build of ice has no LLM providers: build with the `llm` feature (on in the `ice` command) or register a connector",
+            )
+        })?;
+        let provider = connector
+            .connect(&Endpoint::from_config(&self.config))
+            .map_err(NodeError::validation)?;
+        Ok(self.provider.get_or_init(|| provider).clone())
+    }
+}
+
+/// Sends one request with the run's budgets, streaming the text as
+/// `node.progress` events and reporting tokens and cost.
+pub(crate) async fn call_model(
+    provider: &dyn LlmProvider,
+    request: &ChatRequest,
+    ctx: &NodeCtx<'_>,
+) -> Result<ChatResponse, NodeError> {
+    ctx.run.budget.charge_llm_call()?;
+    let on_token = |token: &str| {
+        ctx.run.emit(
+            EventType::NodeProgress,
+            Some(ctx.node_id),
+            || json!({"token": token}),
+        );
+    };
+    let response = provider.chat(request, &on_token).await?;
+    let usage = response.usage;
+    ctx.run.emit(EventType::TokenUpdate, Some(ctx.node_id), || {
+        json!({"model": response.model, "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens})
+    });
+    ctx.run.emit(
+        EventType::CostUpdate,
+        Some(ctx.node_id),
+        || json!({"cost": usage.cost}),
+    );
+    ctx.run.budget.charge_usage(usage)?;
+    Ok(response)
+}
+
+/// A rendered template as prompt text: strings as they are, anything else
+/// as JSON.
+pub(crate) fn as_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }

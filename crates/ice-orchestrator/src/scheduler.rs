@@ -262,11 +262,11 @@ fn build_context(
     Ok(ctx)
 }
 
-/// Bookkeeping of one running list.
 /// Counters of a list run, kept inline for small lists (loop bodies run
 /// once per item, and need no allocation for them).
 type Counters<T> = SmallVec<[T; 8]>;
 
+/// Bookkeeping of one running list.
 struct ListRun<'a> {
     list: &'a NodeList,
     run: &'a RunShared,

@@ -486,9 +486,16 @@ async fn drive(
         output,
         outputs,
         nodes,
-        usage: Usage {
-            tool_calls: run.budget.tool_executions(),
-            ..Usage::default()
+        usage: {
+            let spent = run.budget.spent();
+            Usage {
+                prompt_tokens: spent.prompt_tokens,
+                completion_tokens: spent.completion_tokens,
+                total_tokens: spent.total_tokens,
+                cost: spent.cost,
+                llm_calls: run.budget.llm_calls(),
+                tool_calls: run.budget.tool_executions(),
+            }
         },
         duration_ms,
     }

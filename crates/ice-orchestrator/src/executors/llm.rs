@@ -1,12 +1,11 @@
 //! `llm` nodes: one prompt, one answer; with `json_schema` the answer is
 //! parsed and checked against it.
 
-use crate::agent::{as_text, call_model};
 use crate::error::NodeError;
 use crate::executor::{NodeCtx, NodeExecutor, PrepareCtx, PrepareError, Prepared};
-use crate::llm::{provider_for, ChatMessage, ChatRequest, Role, Sampling};
+use crate::llm::{as_text, call_model, ChatMessage, ChatRequest, ProviderCell, Role, Sampling};
 use async_trait::async_trait;
-use ice_core::node::{LlmConfig, NodeConfig, NodeKind};
+use ice_core::node::{NodeConfig, NodeKind};
 use ice_core::template::ValueTemplate;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -20,7 +19,7 @@ pub struct LlmExecutor;
 struct PreparedLlm {
     model: ValueTemplate,
     prompt: ValueTemplate,
-    config: LlmConfig,
+    provider: ProviderCell,
     sampling: Sampling,
     json_schema: Option<Value>,
 }
@@ -44,7 +43,7 @@ impl NodeExecutor for LlmExecutor {
         Ok(Some(Arc::new(PreparedLlm {
             model: compile("model", &l.model)?,
             prompt: compile("prompt", &l.prompt)?,
-            config,
+            provider: ProviderCell::new(config),
             sampling,
             json_schema: l.json_schema.clone(),
         })))
@@ -54,7 +53,7 @@ impl NodeExecutor for LlmExecutor {
         let p: &PreparedLlm = ctx
             .prepared()
             .ok_or_else(|| NodeError::validation("llm node was not prepared"))?;
-        let provider = provider_for(ctx.runtime, &p.config)?;
+        let provider = p.provider.get(ctx.runtime)?;
         let prompt = as_text(p.prompt.render(ctx.jinja)?);
         let request = ChatRequest {
             model: as_text(p.model.render(ctx.jinja)?),

@@ -1,7 +1,8 @@
 //! `recursive` nodes: the one legal cycle. Each iteration runs the node's
-//! workflow (or its agent, with the context as JSON for its question); until `convergence_condition` holds, the
-//! sources run again with the last result under `context_key` (and the
-//! `history` of results when `preserve_context`), then the workflow again.
+//! workflow (or its agent, with the context as JSON for its question);
+//! until `convergence_condition` holds, the sources run again with the last
+//! result under `context_key` (and the `history` of results when
+//! `preserve_context`), then the workflow or agent again.
 
 use super::inline;
 use super::workflow_node::{compile_child, run_child, ChildWorkflow};
@@ -23,8 +24,8 @@ pub struct RecursiveExecutor;
 
 /// What one iteration runs.
 enum Body {
-    Workflow(ChildWorkflow),
-    Agent(CompiledAgent),
+    Workflow(Box<ChildWorkflow>),
+    Agent(Box<CompiledAgent>),
 }
 
 struct PreparedRecursive {
@@ -43,8 +44,10 @@ impl NodeExecutor for RecursiveExecutor {
             return Err(format!("node `{}` is not a recursive node", node.id()).into());
         };
         let body = match (&r.workflow_ref, &r.agent_package) {
-            (Some(reference), None) => Body::Workflow(compile_child(reference, ctx)?),
-            (None, Some(package)) => Body::Agent(CompiledAgent::package(package, ctx.env.runtime)?),
+            (Some(reference), None) => Body::Workflow(Box::new(compile_child(reference, ctx)?)),
+            (None, Some(package)) => {
+                Body::Agent(Box::new(CompiledAgent::package(package, ctx.env.runtime)?))
+            }
             _ => {
                 return Err(format!(
                     "recursive node `{}` needs exactly one of workflow_ref and agent_package",
