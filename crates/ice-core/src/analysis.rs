@@ -22,14 +22,13 @@
 //! ]"#;
 //! let mut f = Findings::default();
 //! let doc = parse_text(text, Format::Json, &mut f).unwrap();
-//! let analysis = analyze(&parse_blueprint(&doc, &mut f).unwrap());
+//! let analysis = analyze(&parse_blueprint(&doc, &mut f).unwrap().nodes);
 //! assert_eq!(analysis.critical_path.nodes, ["fetch", "summarise"]);
 //! assert_eq!(analysis.critical_path.total_ms, 100 + 2000);
 //! ```
 
-use crate::blueprint::Blueprint;
 use crate::graph;
-use crate::node::{NodeConfig, NodeKind, NodeType, PathItem, RecursiveNode};
+use crate::node::{NodeConfig, NodeKind, NodeType, RecursiveNode};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -133,9 +132,9 @@ pub struct Impact {
 /// on unknown ids are ignored; back edges of recursive nodes are not
 /// dependencies; a top-level node that a condition names in a path waits
 /// for that condition, as when it runs.
-pub fn analyze(blueprint: &Blueprint) -> GraphAnalysis {
-    let dag = Dag::new(&blueprint.nodes);
-    let own: Vec<u64> = blueprint.nodes.iter().map(own_estimate).collect();
+pub fn analyze<'a>(nodes: impl IntoIterator<Item = &'a NodeConfig>) -> GraphAnalysis {
+    let dag = Dag::new(nodes.into_iter().collect());
+    let own: Vec<u64> = dag.nodes.iter().map(|n| own_estimate(n)).collect();
     let cycles = recursive_cycles(&dag, &own);
     let mut weight = own;
     for (i, cycle) in &cycles {
@@ -165,8 +164,8 @@ pub fn analyze(blueprint: &Blueprint) -> GraphAnalysis {
 /// The impact of the node `id` of the top-level list, `None` when there is
 /// no such node. Back edges are not followed: the impact of a recursive
 /// source holds its recursive node and that node's dependents, once.
-pub fn impact(blueprint: &Blueprint, id: &str) -> Option<Impact> {
-    let dag = Dag::new(&blueprint.nodes);
+pub fn impact<'a>(nodes: impl IntoIterator<Item = &'a NodeConfig>, id: &str) -> Option<Impact> {
+    let dag = Dag::new(nodes.into_iter().collect());
     let start = *dag.index.get(id)?;
     let mut seen = vec![false; dag.len()];
     let mut stack = vec![start];
@@ -191,7 +190,7 @@ pub fn impact(blueprint: &Blueprint, id: &str) -> Option<Impact> {
 
 /// The dependency graph of a node list without back edges, as indexes.
 struct Dag<'a> {
-    nodes: &'a [NodeConfig],
+    nodes: Vec<&'a NodeConfig>,
     index: HashMap<&'a str, usize>,
     deps: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
@@ -201,12 +200,12 @@ struct Dag<'a> {
 }
 
 impl<'a> Dag<'a> {
-    fn new(nodes: &'a [NodeConfig]) -> Self {
+    fn new(nodes: Vec<&'a NodeConfig>) -> Self {
         let mut index = HashMap::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             index.entry(node.id()).or_insert(i);
         }
-        let mut deps = dependencies(nodes, &index);
+        let mut deps = dependencies(&nodes, &index);
         let order = topological_order(&deps);
         drop_edges_against(&order, &mut deps);
         let dependents = invert(&deps);
@@ -253,51 +252,18 @@ impl<'a> Dag<'a> {
     }
 }
 
-/// Each node's dependencies as indexes, sorted and without repeats: its
-/// `dependencies` less unknown ids, itself and back edges, plus the
-/// condition that gates it.
-fn dependencies(nodes: &[NodeConfig], index: &HashMap<&str, usize>) -> Vec<Vec<usize>> {
-    let back_edges = graph::recursive_back_edges(nodes);
-    let mut deps: Vec<Vec<usize>> = nodes
-        .iter()
-        .map(|node| {
-            node.common
-                .dependencies
-                .iter()
-                .filter(|d| !back_edges.contains(&(node.id(), d.as_str())))
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect()
-        })
-        .collect();
-    for (condition, gated) in condition_gates(nodes, index) {
-        deps[gated].push(condition);
-    }
+/// Each node's dependencies as indexes, as the scheduler sees them
+/// ([`graph::list_dependencies`]), sorted, without repeats and without the
+/// node itself (which only a document that skipped validation has).
+fn dependencies(nodes: &[&NodeConfig], index: &HashMap<&str, usize>) -> Vec<Vec<usize>> {
+    let gates = graph::condition_gates(nodes, index);
+    let mut deps = graph::list_dependencies(nodes, index, &gates);
     for (i, ds) in deps.iter_mut().enumerate() {
         ds.retain(|&d| d != i);
         ds.sort_unstable();
         ds.dedup();
     }
     deps
-}
-
-/// `(condition, node)` for each top-level node a condition names in a path.
-fn condition_gates<'a>(
-    nodes: &'a [NodeConfig],
-    index: &'a HashMap<&str, usize>,
-) -> impl Iterator<Item = (usize, usize)> + 'a {
-    nodes.iter().enumerate().flat_map(move |(c, node)| {
-        let paths = match &node.kind {
-            NodeKind::Condition(cond) => [cond.true_path.as_slice(), cond.false_path.as_slice()],
-            _ => [&[][..], &[][..]],
-        };
-        paths
-            .into_iter()
-            .flatten()
-            .filter_map(move |item| match item {
-                PathItem::Name(name) => index.get(name.as_str()).map(|&target| (c, target)),
-                PathItem::Node(_) => None,
-            })
-    })
 }
 
 /// For each node, the nodes that depend on it.
@@ -395,7 +361,7 @@ fn recursive_cycle(dag: &Dag, i: usize, r: &RecursiveNode, own: &[u64]) -> Recur
     sources.sort_unstable();
     sources.dedup();
     let max_iterations = r.max_iterations.unwrap_or(DEFAULT_MAX_ITERATIONS);
-    let estimated_iterations = metadata_number(&dag.nodes[i], "estimated_iterations")
+    let estimated_iterations = metadata_number(dag.nodes[i], "estimated_iterations")
         .unwrap_or(1)
         .clamp(1, max_iterations.max(1));
     let iteration_ms = sources
@@ -487,11 +453,11 @@ mod tests {
     use crate::parse::parse_blueprint;
     use serde_json::{json, Value};
 
-    fn blueprint(nodes: Value) -> Blueprint {
+    fn blueprint(nodes: Value) -> Vec<NodeConfig> {
         let mut f = Findings::default();
         let bp = parse_blueprint(&nodes, &mut f);
         assert!(f.errors.is_empty(), "{:?}", f.errors);
-        bp.unwrap()
+        bp.unwrap().nodes
     }
 
     fn tool(id: &str, deps: &[&str], ms: u64) -> Value {
@@ -505,7 +471,7 @@ mod tests {
 
     /// draft ⇄ refine → publish, the back edge written into `draft`'s
     /// dependencies or not.
-    fn recursive(back_edge: bool, metadata: Value) -> Blueprint {
+    fn recursive(back_edge: bool, metadata: Value) -> Vec<NodeConfig> {
         let draft_deps: &[&str] = if back_edge { &["refine"] } else { &[] };
         blueprint(json!([
             tool("draft", draft_deps, 100),

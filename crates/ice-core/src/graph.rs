@@ -1,10 +1,12 @@
 //! The dependency graph of one node list: levels (longest distance from a
-//! root), cycles, on petgraph, and the back edges of recursive nodes.
+//! root), cycles, on petgraph; the back edges of recursive nodes; each
+//! node's dependencies as indexes, condition gates included.
 
-use crate::node::{NodeConfig, NodeKind};
+use crate::node::{NodeConfig, NodeKind, PathItem};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::HashSet;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
 
 /// `(source, recursive node)` pairs, from each recursive node's id and its
 /// `recursive_sources`. A source that lists its recursive node in
@@ -23,11 +25,67 @@ where
 }
 
 /// [`back_edges`] of the recursive nodes of a typed node list.
-pub fn recursive_back_edges(nodes: &[NodeConfig]) -> HashSet<(&str, &str)> {
-    back_edges(nodes.iter().filter_map(|n| match &n.kind {
-        NodeKind::Recursive(r) => Some((n.id(), r.recursive_sources.as_slice())),
+pub fn recursive_back_edges<N: Borrow<NodeConfig>>(nodes: &[N]) -> HashSet<(&str, &str)> {
+    back_edges(nodes.iter().filter_map(|n| match &n.borrow().kind {
+        NodeKind::Recursive(r) => Some((n.borrow().id(), r.recursive_sources.as_slice())),
         _ => None,
     }))
+}
+
+/// For each node of a list, the condition (index) whose path names it and
+/// the branch it is on.
+pub fn condition_gates<N: Borrow<NodeConfig>>(
+    nodes: &[N],
+    index: &HashMap<&str, usize>,
+) -> Vec<Option<(usize, bool)>> {
+    let mut gates = vec![None; nodes.len()];
+    for (c, node) in nodes.iter().enumerate() {
+        let NodeKind::Condition(cond) = &node.borrow().kind else {
+            continue;
+        };
+        for (branch, items) in [(true, &cond.true_path), (false, &cond.false_path)] {
+            for item in items {
+                if let PathItem::Name(name) = item {
+                    if let Some(&target) = index.get(name.as_str()) {
+                        gates[target] = Some((c, branch));
+                    }
+                }
+            }
+        }
+    }
+    gates
+}
+
+/// Each node's dependencies as indexes into its list, in the order it lists
+/// them: the ids that name nodes of the list, less recursive back edges,
+/// then the condition that gates it (see [`condition_gates`]), which it
+/// waits for even when it does not say so.
+pub fn list_dependencies<N: Borrow<NodeConfig>>(
+    nodes: &[N],
+    index: &HashMap<&str, usize>,
+    gates: &[Option<(usize, bool)>],
+) -> Vec<Vec<usize>> {
+    let back_edges = recursive_back_edges(nodes);
+    nodes
+        .iter()
+        .map(Borrow::borrow)
+        .zip(gates)
+        .map(|(n, gate)| {
+            let mut deps: Vec<usize> = n
+                .common
+                .dependencies
+                .iter()
+                .filter(|d| !back_edges.contains(&(n.id(), d.as_str())))
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect();
+            if let Some((c, _)) = gate {
+                if !deps.contains(c) {
+                    deps.push(*c);
+                }
+            }
+            deps
+        })
+        .collect()
 }
 
 /// Levels of the nodes of a list, given each node's dependencies as indexes

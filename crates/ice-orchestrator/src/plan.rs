@@ -5,7 +5,7 @@
 use crate::executor::{NodeExecutor, PrepareCtx, Prepared};
 use crate::runtime::Runtime;
 use ice_core::diagnostic::{Code, Findings};
-use ice_core::node::{InputMapping, NodeConfig, NodeKind, PathItem, RetryPolicy};
+use ice_core::node::{InputMapping, NodeConfig, NodeKind, RetryPolicy};
 use ice_core::template::ValueTemplate;
 use ice_core::validate::templated_fields;
 use ice_core::{graph, Blueprint, RunSettings};
@@ -132,28 +132,8 @@ pub fn build_list(
 ) -> Option<NodeList> {
     let runtime = env.runtime;
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
-    let gates = condition_gates(&nodes, &index);
-    let back_edges = graph::recursive_back_edges(&nodes);
-    let deps: Vec<Vec<usize>> = nodes
-        .iter()
-        .zip(&gates)
-        .map(|(n, gate)| {
-            let mut deps: Vec<usize> = n
-                .common
-                .dependencies
-                .iter()
-                .filter(|d| !back_edges.contains(&(n.id(), d.as_str())))
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect();
-            // A gated node waits for its condition even when it does not say so.
-            if let Some((c, _)) = gate {
-                if !deps.contains(c) {
-                    deps.push(*c);
-                }
-            }
-            deps
-        })
-        .collect();
+    let gates = graph::condition_gates(&nodes, &index);
+    let deps = graph::list_dependencies(&nodes, &index, &gates);
     let levels = match graph::levels(&deps) {
         Ok(levels) => levels,
         Err(_) => {
@@ -242,30 +222,6 @@ pub fn build_list(
         level_count: levels.iter().max().map_or(0, |l| l + 1),
         nodes: plan_nodes,
     })
-}
-
-/// For each node of a list, the condition (index) whose path names it and
-/// the branch it belongs to.
-fn condition_gates(
-    nodes: &[NodeConfig],
-    index: &HashMap<&str, usize>,
-) -> Vec<Option<(usize, bool)>> {
-    let mut gates = vec![None; nodes.len()];
-    for (c, node) in nodes.iter().enumerate() {
-        let NodeKind::Condition(cond) = &node.kind else {
-            continue;
-        };
-        for (branch, items) in [(true, &cond.true_path), (false, &cond.false_path)] {
-            for item in items {
-                if let PathItem::Name(name) = item {
-                    if let Some(&target) = index.get(name.as_str()) {
-                        gates[target] = Some((c, branch));
-                    }
-                }
-            }
-        }
-    }
-    gates
 }
 
 /// A node's input mappings with sources as indexes into its list.

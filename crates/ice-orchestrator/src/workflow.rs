@@ -12,7 +12,7 @@ use ice_core::analysis::GraphAnalysis;
 use ice_core::diagnostic::{Code, Diagnostic, Findings, ValidationReport};
 use ice_core::event::EventType;
 use ice_core::node::NodeConfig;
-use ice_core::parse::{parse_blueprint, parse_text, Format};
+use ice_core::parse::{parse_text, Format};
 use ice_core::result::{NodeReport, NodeStatus, RunResult, RunStatus, Usage};
 use ice_core::validate::{is_simple_schema, simple_type, validate_document};
 use ice_core::RunSettings;
@@ -207,11 +207,9 @@ impl Workflow {
     /// critical path, slack, parallel groups and recursive cycles. `Err`
     /// with every problem when the workflow is invalid.
     pub fn analyze(&self) -> Result<GraphAnalysis, WorkflowError> {
-        let report = self.validate()?;
-        let mut f = Findings::default();
-        parse_blueprint(&self.document, &mut f)
-            .map(|blueprint| ice_core::analysis::analyze(&blueprint))
-            .ok_or(WorkflowError::Invalid(report))
+        let compiled = self.compiled().map_err(WorkflowError::Invalid)?;
+        let nodes = compiled.plan.list.nodes.iter().map(|n| &n.config);
+        Ok(ice_core::analysis::analyze(nodes))
     }
 
     /// Runs the workflow to the end. `Err` only when the workflow or the
